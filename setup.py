@@ -1,0 +1,73 @@
+"""Build the compiled core: every ``src/_core/<name>.pyx`` becomes the
+extension module ``kando_parallel._core.<name>``.
+
+Cython resolves ``cimport kando_parallel._core.<name>`` by looking for
+``kando_parallel/_core/<name>.pxd`` on its include path, so the declaration
+files are mirrored into ``build/cython-include`` before cythonizing.  The
+directives live in each ``.pyx`` header, not here.
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+HERE = Path(__file__).resolve().parent
+CORE = HERE / "src" / "_core"
+INCLUDE = HERE / "build" / "cython-include"
+
+
+def mirror_declarations():
+    target = INCLUDE / "kando_parallel" / "_core"
+    target.mkdir(parents=True, exist_ok=True)
+    for stale in target.iterdir():
+        stale.unlink()
+    for init in (INCLUDE / "kando_parallel", target):
+        (init / "__init__.pxd").touch()
+    for src in CORE.glob("*.pxd"):
+        shutil.copyfile(src, target / src.name)
+
+
+def extensions():
+    from Cython.Build import cythonize
+
+    mirror_declarations()
+    macros = []
+    args = []
+    if sys.platform == "win32":
+        args.append("/O2")
+    else:
+        args.append("-O3")
+    if os.environ.get("KANDO_PARALLEL_DEBUG"):
+        args += ["-O0", "-g", "-UNDEBUG"]
+    modules = [
+        Extension(
+            f"kando_parallel._core.{pyx.stem}",
+            [str(pyx.relative_to(HERE))],
+            include_dirs=[str(CORE)],
+            define_macros=macros,
+            extra_compile_args=args,
+        )
+        for pyx in sorted(CORE.glob("*.pyx"))
+    ]
+    return cythonize(
+        modules,
+        include_path=[str(INCLUDE), str(CORE)],
+        language_level=3,
+    )
+
+
+setup(
+    packages=["kando_parallel", "kando_parallel._pure", "kando_parallel._core"],
+    package_dir={
+        "kando_parallel": "src/kando_parallel",
+        "kando_parallel._core": "src/_core",
+    },
+    package_data={
+        "kando_parallel": ["py.typed", "*.pyi"],
+        "kando_parallel._core": ["*.pyi", "*.pxd", "*.h"],
+    },
+    ext_modules=extensions(),
+)
