@@ -5,13 +5,14 @@ of the same name in ``kando_parallel._pure``.  Setting the environment
 variable ``KANDO_PARALLEL_PURE`` to anything but ``""`` or ``"0"`` forces
 the twin; otherwise the compiled core is used when it imports, and the
 twin when it does not (a source checkout that was never built, or a
-platform without a wheel and without a compiler).
+platform without a wheel and without a compiler).  ``IMPORT_ERROR`` keeps
+the reason the compiled core did not import.
 """
 
 import importlib
 import os
 
-MODULES = ("terms", "subst", "unify", "engine", "counter", "bucket")
+MODULES = ("terms", "subst", "unify", "engine")
 
 
 def _wanted_pure():
@@ -19,23 +20,26 @@ def _wanted_pure():
 
 
 def _load(package):
-    return [importlib.import_module(f"{package}.{name}") for name in MODULES]
+    return {
+        name: importlib.import_module(f"{package}.{name}")
+        for name in MODULES
+    }
 
 
+IMPORT_ERROR = None
 if _wanted_pure():
     BACKEND = "python"
-    IMPORT_ERROR = None
-    terms, subst, unify, engine, counter, bucket = _load("kando_parallel._pure")
+    _modules = _load("kando_parallel._pure")
 else:
     try:
-        terms, subst, unify, engine, counter, bucket = _load(
-            "kando_parallel._core"
-        )
+        _modules = _load("kando_parallel._core")
         BACKEND = "cython"
-        IMPORT_ERROR = None
     except ImportError as exc:
         BACKEND = "python"
         IMPORT_ERROR = exc
-        terms, subst, unify, engine, counter, bucket = _load(
-            "kando_parallel._pure"
-        )
+        _modules = _load("kando_parallel._pure")
+
+terms = _modules["terms"]
+subst = _modules["subst"]
+unify = _modules["unify"]
+engine = _modules["engine"]

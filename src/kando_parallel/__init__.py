@@ -1,0 +1,55 @@
+"""kando-parallel: miniKanren-style logic programming with a compiled core
+and parallel goal evaluation.
+
+>>> from kando_parallel import var, run, eq, conde, membero
+>>> q = var()
+>>> run(0, q, membero(q, [1, 2, 3]), conde([eq(q, 1)], [eq(q, 3)]))
+[1, 3]
+"""
+
+from kando_parallel._backend import BACKEND as __backend__
+from kando_parallel._backend import engine, subst, terms
+from kando_parallel._backend import unify as _unification
+from kando_parallel.lists import (
+    appendo,
+    conso,
+    heado,
+    membero,
+    permuteo,
+    rembero,
+    tailo,
+)
+
+__version__ = "0.1.0"
+
+Cons = terms.Cons
+Unbound = terms.Unbound
+Var = terms.Var
+cons = terms.cons
+is_var = terms.is_var
+var = terms.var
+vars = terms.vars  # noqa: A001 - miniKanren's name
+
+Substitution = subst.Substitution
+
+CyclicTermError = _unification.CyclicTermError
+reify = _unification.reify
+unify = _unification.unify
+walk = _unification.walk
+
+Facts = engine.Facts
+Goal = engine.Goal
+Relation = engine.Relation
+Search = engine.Search
+conde = engine.conde
+conj = engine.conj
+disj = engine.disj
+eq = engine.eq
+fail = engine.fail
+fresh = engine.fresh
+pygoal = engine.pygoal
+relation = engine.relation
+run = engine.run
+run_all = engine.run_all
+run_iter = engine.run_iter
+succeed = engine.succeed

@@ -1,0 +1,418 @@
+"""Terms: logic variables, atoms, pairs and compound terms.
+
+The pure-Python twin of ``kando_parallel._core.terms``; the names and the
+behaviour are the same, and so is the representation, spelled in Python:
+
+* A term is either an *immediate* word or a compound ``Node``.  A word is
+  an int whose low two bits are a tag: ``TAG_VAR`` (the rest is a variable
+  id), ``TAG_INT`` (a 62-bit signed integer) or ``TAG_ATOM`` (an index into
+  the atom table).  Index 0 of the atom table is the empty list.
+* A ``Node`` has a functor word and a tuple of argument terms.  A pair is a
+  node whose functor is ``CONS``; a Python list is a chain of pairs that
+  ends in the empty list.  A tuple or namedtuple is a node whose functor is
+  the atom of its type; a dict is a node whose functor is the atom of
+  ``dict`` and whose arguments are its keys and values, key by key, sorted
+  by key word.  Every node records whether a variable occurs in it, so the
+  occurs check and copying skip ground subterms.
+* Atoms are interned: by type and value for hashable objects, by identity
+  for the rest.  ``1``, ``1.0`` and ``True`` are three different atoms, and
+  converting an atom back gives the object that was interned first.  The
+  table only grows: an atom lives as long as the process.
+* Variable ids come from one process-wide counter and are never reused, so
+  two variables are the same variable exactly when their ids are equal.
+
+Conversion in both directions is iterative: no recursion limit applies to
+the depth of a term.
+"""
+
+import itertools
+import threading
+import weakref
+
+TAG_VAR = 1
+TAG_INT = 2
+TAG_ATOM = 3
+TAG_MASK = 3
+
+INT_MIN = -(1 << 61)
+INT_MAX = (1 << 61) - 1
+
+NIL = (0 << 2) | TAG_ATOM
+CONS = (1 << 2) | TAG_ATOM
+
+_atoms = [[], None]
+_atom_by_value = {}
+_atom_by_identity = {}
+_atom_lock = threading.Lock()
+
+_var_ids = itertools.count(1)
+_var_block_lock = threading.Lock()
+_named_vars = weakref.WeakValueDictionary()
+
+
+def new_var_id():
+    """Return a variable id never handed out before."""
+    return next(_var_ids)
+
+
+def reserve_var_ids(count):
+    """Reserve ``count`` consecutive fresh ids and return the first."""
+    global _var_ids
+
+    with _var_block_lock:
+        first = next(_var_ids)
+        _var_ids = itertools.count(first + count)
+    return first
+
+
+def var_word(var_id):
+    return (var_id << 2) | TAG_VAR
+
+
+class Var:
+    """A logic variable.
+
+    A name is only a label for printing: every call of :func:`var` makes a
+    new variable, and two variables are the same exactly when they are the
+    same variable, whatever their names.
+
+    >>> x, y = var("x"), var("x")
+    >>> x == y, x == x
+    (False, True)
+    """
+
+    __slots__ = ("_id", "_name", "__weakref__")
+
+    def __init__(self, name=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(
+                f"a variable's name must be a str, not {type(name).__name__}"
+            )
+        self._id = new_var_id()
+        self._name = name
+        if name is not None:
+            _named_vars[self._id] = self
+
+    @classmethod
+    def _from_id(cls, var_id):
+        known = _named_vars.get(var_id)
+        if known is not None:
+            return known
+        self = cls.__new__(cls)
+        self._id = var_id
+        self._name = None
+        return self
+
+    @property
+    def id(self):
+        """The variable's process-wide unique id."""
+        return self._id
+
+    @property
+    def name(self):
+        """The display name given at creation, or ``None``."""
+        return self._name
+
+    def __eq__(self, other):
+        if isinstance(other, Var):
+            return self._id == other._id
+        return NotImplemented
+
+    def __ne__(self, other):
+        if isinstance(other, Var):
+            return self._id != other._id
+        return NotImplemented
+
+    def __hash__(self):
+        return hash((Var, self._id))
+
+    def __repr__(self):
+        if self._name is not None:
+            return f"~{self._name}"
+        return f"~_{self._id}"
+
+    def __reduce__(self):
+        raise TypeError(
+            "logic variables cannot be pickled: a variable's identity is "
+            "its id in this process"
+        )
+
+
+def var(name=None):
+    """Make a new logic variable, optionally named for display."""
+    return Var(name)
+
+
+def vars(count):  # noqa: A001 - the name miniKanren users expect
+    """Make ``count`` new logic variables, as a list."""
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise TypeError(
+            f"vars() takes an int count, not {type(count).__name__}"
+        )
+    if count < 0:
+        raise ValueError(f"vars() count must be >= 0, not {count}")
+    return [Var() for _ in range(count)]
+
+
+def is_var(obj):
+    """Return whether ``obj`` is a logic variable."""
+    return isinstance(obj, Var)
+
+
+class Unbound:
+    """A variable left unbound in a reified answer, printed ``_0``, ``_1``.
+
+    Answers number their unbound variables from 0 in the order they first
+    appear; two ``Unbound`` are equal when their numbers are.
+    """
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+    def __eq__(self, other):
+        if isinstance(other, Unbound):
+            return self.index == other.index
+        return NotImplemented
+
+    def __ne__(self, other):
+        if isinstance(other, Unbound):
+            return self.index != other.index
+        return NotImplemented
+
+    def __hash__(self):
+        return hash((Unbound, self.index))
+
+    def __repr__(self):
+        return f"_{self.index}"
+
+    def __reduce__(self):
+        return (Unbound, (self.index,))
+
+
+class Cons:
+    """A pair: the head of a list and its tail.
+
+    Use :func:`cons` to build one: it gives a Python list when the tail is a
+    list.  A ``Cons`` is what an answer holds for a partial list, one whose
+    tail is unbound or not a list, and it prints like a Lisp pair.
+
+    >>> cons(3, cons(4, Unbound(0)))
+    (3 4 . _0)
+    >>> cons(1, [2, 3])
+    [1, 2, 3]
+    """
+
+    __slots__ = ("head", "tail")
+
+    def __init__(self, head, tail):
+        self.head = head
+        self.tail = tail
+
+    def _spine(self):
+        items = []
+        node = self
+        while isinstance(node, Cons):
+            items.append(node.head)
+            node = node.tail
+        return items, node
+
+    def __eq__(self, other):
+        if not isinstance(other, (Cons, list)):
+            return NotImplemented
+
+        mine, my_end = self._spine()
+        if isinstance(other, Cons):
+            theirs, their_end = other._spine()
+        else:
+            theirs, their_end = list(other), []
+        if isinstance(my_end, list):
+            mine, my_end = mine + my_end, []
+        if isinstance(their_end, list):
+            theirs, their_end = theirs + their_end, []
+
+        return mine == theirs and my_end == their_end
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        if equal is NotImplemented:
+            return equal
+        return not equal
+
+    def __hash__(self):
+        items, end = self._spine()
+        if isinstance(end, list):
+            raise TypeError("unhashable: a Cons that ends in a list")
+        return hash((Cons, tuple(items), end))
+
+    def __repr__(self):
+        items, end = self._spine()
+        inner = " ".join(repr(item) for item in items)
+        if isinstance(end, list):
+            return "(" + " ".join([inner] + [repr(i) for i in end]) + ")"
+        return f"({inner} . {end!r})"
+
+    def __reduce__(self):
+        return (Cons, (self.head, self.tail))
+
+
+def cons(head, tail):
+    """Make the pair of ``head`` and ``tail``; a list when tail is a list."""
+    if type(tail) is list:
+        return [head, *tail]
+    return Cons(head, tail)
+
+
+class Node:
+    """A compound term: a functor word and a tuple of argument terms."""
+
+    __slots__ = ("functor", "args", "has_vars")
+
+    def __init__(self, functor, args, has_vars):
+        self.functor = functor
+        self.args = args
+        self.has_vars = has_vars
+
+    def __repr__(self):
+        return f"Node({self.functor!r}, {self.args!r})"
+
+
+def make_node(functor, args):
+    """Build a node, computing whether a variable occurs in ``args``."""
+    for arg in args:
+        if type(arg) is int:
+            if arg & TAG_MASK == TAG_VAR:
+                return Node(functor, args, True)
+        elif arg.has_vars:
+            return Node(functor, args, True)
+    return Node(functor, args, False)
+
+
+def term_has_vars(term):
+    if type(term) is int:
+        return term & TAG_MASK == TAG_VAR
+    return term.has_vars
+
+
+def intern_atom(obj):
+    """Return the atom word of ``obj``, interning it on first sight."""
+    try:
+        key = (type(obj), obj)
+        index = _atom_by_value.get(key)
+        by_value = True
+    except TypeError:
+        key = id(obj)
+        index = _atom_by_identity.get(key)
+        by_value = False
+    if index is not None:
+        return (index << 2) | TAG_ATOM
+
+    with _atom_lock:
+        table = _atom_by_value if by_value else _atom_by_identity
+        index = table.get(key)
+        if index is None:
+            index = len(_atoms)
+            _atoms.append(obj)
+            table[key] = index
+    return (index << 2) | TAG_ATOM
+
+
+def atom_value(word):
+    """Return the object interned as atom ``word``."""
+    return _atoms[word >> 2]
+
+
+def _is_namedtuple_type(cls):
+    return issubclass(cls, tuple) and hasattr(cls, "_make") and hasattr(
+        cls, "_fields"
+    )
+
+
+def _dict_key_word(key):
+    if isinstance(key, Var):
+        raise TypeError(
+            "a logic variable cannot be a dict key: dicts unify key by "
+            "key, and keys are matched by equality"
+        )
+    if type(key) is int and INT_MIN <= key <= INT_MAX:
+        return (key << 2) | TAG_INT
+    return intern_atom(key)
+
+
+_BUILD = 0
+_VALUE = 1
+_WORD = 2
+
+
+def to_term(obj):
+    """Convert a Python value to a term (iteratively, any depth)."""
+    result = []
+    # Frames are (_VALUE, obj), (_WORD, word) or (_BUILD, functor, count);
+    # a build frame pops its arguments off ``result`` and pushes the node.
+    stack = [(_VALUE, obj)]
+    while stack:
+        frame = stack.pop()
+        if frame[0] == _BUILD:
+            _, functor, count = frame
+            args = tuple(result[len(result) - count:])
+            del result[len(result) - count:]
+            result.append(make_node(functor, args))
+            continue
+        if frame[0] == _WORD:
+            result.append(frame[1])
+            continue
+
+        value = frame[1]
+        kind = type(value)
+        if kind is Var:
+            result.append((value._id << 2) | TAG_VAR)
+        elif kind is int:
+            if INT_MIN <= value <= INT_MAX:
+                result.append((value << 2) | TAG_INT)
+            else:
+                result.append(intern_atom(value))
+        elif kind is list:
+            _push_list(stack, value, (_WORD, NIL))
+        elif kind is Cons:
+            items, end = value._spine()
+            if isinstance(end, list):
+                _push_list(stack, items + end, (_WORD, NIL))
+            else:
+                _push_list(stack, items, (_VALUE, end))
+        elif kind is tuple or _is_namedtuple_type(kind):
+            stack.append((_BUILD, intern_atom(kind), len(value)))
+            stack.extend((_VALUE, item) for item in reversed(value))
+        elif kind is dict:
+            pairs = sorted(
+                ((_dict_key_word(k), v) for k, v in value.items()),
+                key=lambda pair: pair[0],
+            )
+            stack.append((_BUILD, intern_atom(dict), 2 * len(pairs)))
+            for key_word, item in reversed(pairs):
+                stack.append((_VALUE, item))
+                stack.append((_WORD, key_word))
+        elif isinstance(value, Var):
+            result.append((value._id << 2) | TAG_VAR)
+        else:
+            result.append(intern_atom(value))
+    return result[0]
+
+
+def _push_list(stack, items, end_frame):
+    """Push the frames that build the cons chain of ``items``.
+
+    They run in this order: each item, first to last, then the end of the
+    chain, then one pair build per item, which folds the chain from its
+    end.
+    """
+    stack.extend((_BUILD, CONS, 2) for _ in items)
+    stack.append(end_frame)
+    stack.extend((_VALUE, item) for item in reversed(items))
+
+
+def from_term(term):
+    """Convert a term back to Python without walking: variables stay."""
+    from kando_parallel._pure.unify import to_python
+
+    return to_python(term, None, False)

@@ -1,0 +1,133 @@
+"""Relations on lists: conso, heado, tailo, membero, appendo, rembero,
+permuteo.
+
+Lists are Python lists, or partial lists built with :func:`cons`; the
+relations work in every direction, as far as their search terminates.
+
+>>> from kando_parallel import var, run
+>>> x, y = var(), var()
+>>> run(0, (x, y), appendo(x, y, [1, 2]))
+[([], [1, 2]), ([1], [2]), ([1, 2], [])]
+"""
+
+from kando_parallel._backend import engine, terms
+
+conde = engine.conde
+conj = engine.conj
+eq = engine.eq
+fresh = engine.fresh
+relation = engine.relation
+cons = terms.cons
+
+
+@relation
+def conso(head, tail, pair):
+    """``pair`` is the list whose first element is ``head`` and rest
+    ``tail``."""
+    return eq(cons(head, tail), pair)
+
+
+@relation
+def heado(head, lst):
+    """``head`` is the first element of ``lst``."""
+    return fresh(lambda tail: eq(cons(head, tail), lst))
+
+
+@relation
+def tailo(tail, lst):
+    """``tail`` is ``lst`` without its first element."""
+    return fresh(lambda head: eq(cons(head, tail), lst))
+
+
+@relation
+def membero(x, lst):
+    """``x`` is an element of ``lst``; one answer per position.
+
+    >>> from kando_parallel import var, run
+    >>> q = var()
+    >>> run(0, q, membero(q, ["a", "b"]))
+    ['a', 'b']
+    """
+    return fresh(
+        lambda head, tail: conj(
+            eq(cons(head, tail), lst),
+            conde([eq(head, x)], [membero(x, tail)]),
+        )
+    )
+
+
+@relation
+def appendo(front, back, whole):
+    """``whole`` is ``front`` followed by ``back``."""
+    return conde(
+        [eq(front, []), eq(back, whole)],
+        [
+            fresh(
+                lambda head, rest, joined: conj(
+                    eq(cons(head, rest), front),
+                    eq(cons(head, joined), whole),
+                    appendo(rest, back, joined),
+                )
+            )
+        ],
+    )
+
+
+@relation
+def rembero(x, lst, rest):
+    """``rest`` is ``lst`` with one occurrence of ``x`` taken out.
+
+    Each occurrence gives one answer (Prolog's ``select/3``); without
+    disequality constraints there is no relational "first occurrence".
+
+    >>> from kando_parallel import var, run
+    >>> q = var()
+    >>> run(0, q, rembero(1, [1, 2, 1], q))
+    [[2, 1], [1, 2]]
+    """
+    return conde(
+        [eq(cons(x, rest), lst)],
+        [
+            fresh(
+                lambda head, tail, shorter: conj(
+                    eq(cons(head, tail), lst),
+                    eq(cons(head, shorter), rest),
+                    rembero(x, tail, shorter),
+                )
+            )
+        ],
+    )
+
+
+@relation
+def permuteo(lst, perm):
+    """``perm`` is a permutation of ``lst``.
+
+    >>> from kando_parallel import var, run
+    >>> q = var()
+    >>> sorted(run(0, q, permuteo([1, 2, 3], q)))
+    [[1, 2, 3], [1, 3, 2], [2, 1, 3], [2, 3, 1], [3, 1, 2], [3, 2, 1]]
+    """
+    return conde(
+        [eq(lst, []), eq(perm, [])],
+        [
+            fresh(
+                lambda head, tail, rest: conj(
+                    eq(cons(head, tail), perm),
+                    rembero(head, lst, rest),
+                    permuteo(rest, tail),
+                )
+            )
+        ],
+    )
+
+
+__all__ = [
+    "appendo",
+    "conso",
+    "heado",
+    "membero",
+    "permuteo",
+    "rembero",
+    "tailo",
+]
