@@ -60,7 +60,12 @@ def extensions():
 
 
 setup(
-    packages=["kando_parallel", "kando_parallel._pure", "kando_parallel._core"],
+    packages=[
+        "kando_parallel",
+        "kando_parallel._core",
+        "kando_parallel._pure",
+        "kando_parallel.puzzles",
+    ],
     package_dir={
         "kando_parallel": "src/kando_parallel",
         "kando_parallel._core": "src/_core",

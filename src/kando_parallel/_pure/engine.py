@@ -810,6 +810,10 @@ class Search:
     and closed, which closes any Python goal it suspended.
     """
 
+    ANSWER = ANSWER
+    EXHAUSTED = EXHAUSTED
+    BUDGET = BUDGET
+
     def __init__(self, query, goal, occurs_check=True):
         _check_goal(goal, "Search()")
         self._query = to_term(query)
