@@ -1,0 +1,452 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, freethreading_compatible=True
+"""Walking, unification and reification, in C.
+
+* ``walk`` follows variable bindings until it reaches an unbound variable
+  or a non-variable term: one trie lookup per link.
+* ``unify_terms`` is iterative: a stack of term pairs still to be made
+  equal, starting in an inline buffer.  Two words that are equal are
+  equal terms (shared nodes, same variable, same atom), so shared
+  subterms cost nothing.  The occurs check is on unless asked off; it
+  skips every node that records no variable and visits each bound
+  variable at most once, so it is linear in the size of what it visits.
+  A variable bound to another variable binds the younger to the older.
+* Reification rebuilds Python values with an explicit stack (terms.pyx,
+  ``to_python``), numbering unbound variables ``_0``, ``_1``... in order
+  of first appearance.
+
+A trie built with the occurs check on is acyclic.  One built with it off,
+or from a user's dict, may bind a variable to a term containing it;
+``find_cycle`` detects that so that reification raises instead of
+looping for ever.  None of this needs the GIL except building Python
+objects, so unification runs in parallel on all cores.
+"""
+
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+from kando_parallel._core.subst cimport (
+    HNode,
+    Substitution,
+    as_substitution,
+    hnode_decref,
+    hnode_incref,
+    hnode_insert,
+    hnode_lookup,
+    hnode_resolve,
+    substitution_from_root,
+)
+from kando_parallel._core.terms cimport (
+    Node,
+    WordStack,
+    as_node,
+    free,
+    is_node,
+    term_is_var,
+    malloc,
+    node_args,
+    stack_free,
+    stack_init,
+    stack_pop,
+    stack_push,
+    term_decref,
+    term_t,
+    to_python,
+    to_term,
+    var_from_id,
+    var_id,
+)
+
+
+class CyclicTermError(ValueError):
+    """A substitution binds a variable to a term that contains it."""
+
+
+cdef term_t walk_term(term_t term, HNode *subst) noexcept nogil:
+    cdef term_t bound
+
+    while term_is_var(term):
+        bound = hnode_lookup(subst, var_id(term))
+        if bound == 0:
+            return term
+        term = bound
+    return term
+
+
+# ---------------------------------------------------------------- id sets
+
+# An open-addressing set of nonzero 64-bit ids, for the occurs check and
+# the cycle search; allocated only once a bound variable is met.
+cdef struct IdSet:
+    uint64_t *slots
+    size_t capacity
+    size_t size
+
+
+cdef inline size_t id_hash(uint64_t key) noexcept nogil:
+    key ^= key >> 33
+    key *= <uint64_t>0xff51afd7ed558ccd
+    key ^= key >> 33
+    return <size_t>key
+
+
+cdef int idset_grow(IdSet *ids) noexcept nogil:
+    cdef size_t capacity = 64 if ids.capacity == 0 else 2 * ids.capacity
+    cdef uint64_t *slots = <uint64_t *>malloc(capacity * sizeof(uint64_t))
+    cdef uint64_t *old = ids.slots
+    cdef size_t old_capacity = ids.capacity
+    cdef size_t i
+    cdef size_t j
+
+    if slots == NULL:
+        return -1
+    for i in range(capacity):
+        slots[i] = 0
+    for i in range(old_capacity):
+        if old[i] != 0:
+            j = id_hash(old[i]) & (capacity - 1)
+            while slots[j] != 0:
+                j = (j + 1) & (capacity - 1)
+            slots[j] = old[i]
+    free(old)
+    ids.slots = slots
+    ids.capacity = capacity
+    return 0
+
+
+# 1 if added, 0 if it was there already, -1 when memory runs out.
+cdef int idset_add(IdSet *ids, uint64_t key) noexcept nogil:
+    cdef size_t j
+
+    if 2 * (ids.size + 1) > ids.capacity and idset_grow(ids) < 0:
+        return -1
+    j = id_hash(key) & (ids.capacity - 1)
+    while ids.slots[j] != 0:
+        if ids.slots[j] == key:
+            return 0
+        j = (j + 1) & (ids.capacity - 1)
+    ids.slots[j] = key
+    ids.size += 1
+    return 1
+
+
+cdef bint idset_has(IdSet *ids, uint64_t key) noexcept nogil:
+    cdef size_t j
+
+    if ids.capacity == 0:
+        return False
+    j = id_hash(key) & (ids.capacity - 1)
+    while ids.slots[j] != 0:
+        if ids.slots[j] == key:
+            return True
+        j = (j + 1) & (ids.capacity - 1)
+    return False
+
+
+cdef void idset_remove(IdSet *ids, uint64_t key) noexcept nogil:
+    # Backward-shift deletion keeps every probe chain unbroken.
+    cdef size_t mask = ids.capacity - 1
+    cdef size_t hole
+    cdef size_t j
+    cdef size_t home
+
+    if ids.capacity == 0:
+        return
+    hole = id_hash(key) & mask
+    while ids.slots[hole] != key:
+        if ids.slots[hole] == 0:
+            return
+        hole = (hole + 1) & mask
+    ids.slots[hole] = 0
+    ids.size -= 1
+    j = (hole + 1) & mask
+    while ids.slots[j] != 0:
+        home = id_hash(ids.slots[j]) & mask
+        if ((j - home) & mask) >= ((j - hole) & mask):
+            ids.slots[hole] = ids.slots[j]
+            ids.slots[j] = 0
+            hole = j
+        j = (j + 1) & mask
+
+
+# ---------------------------------------------------------------- occurs
+
+cdef int occurs(uint64_t var_id_, term_t term, HNode *subst) noexcept nogil:
+    cdef WordStack pending
+    cdef IdSet seen
+    cdef term_t bound
+    cdef Node *node
+    cdef uint32_t i
+    cdef int added
+    cdef int found = 0
+
+    seen.slots = NULL
+    seen.capacity = 0
+    seen.size = 0
+    stack_init(&pending)
+    if stack_push(&pending, term) < 0:
+        return -1
+
+    while pending.size and not found:
+        term = stack_pop(&pending)
+        while term_is_var(term):
+            if var_id(term) == var_id_:
+                found = 1
+                break
+            bound = hnode_lookup(subst, var_id(term))
+            if bound == 0:
+                break
+            added = idset_add(&seen, var_id(term))
+            if added < 0:
+                found = -1
+                break
+            term = bound if added else 0
+        if found or not is_node(term) or term == 0:
+            continue
+        node = as_node(term)
+        if not node.flags & 1:
+            continue
+        for i in range(node.arity):
+            if stack_push(&pending, node_args(node)[i]) < 0:
+                found = -1
+                break
+
+    stack_free(&pending)
+    free(seen.slots)
+    return found
+
+
+# ---------------------------------------------------------------- unify
+
+cdef int bind(HNode **subst, uint64_t var_id_, term_t value) noexcept nogil:
+    # Replaces *subst, consuming the reference to the old trie.
+    cdef HNode *grown = hnode_insert(subst[0], var_id_, value)
+
+    if grown == NULL:
+        return -1
+    hnode_decref(subst[0])
+    subst[0] = grown
+    return 0
+
+
+cdef int unify_terms(term_t u, term_t v, HNode *subst, bint occurs_check,
+                     HNode **result) noexcept nogil:
+    cdef WordStack pending
+    cdef Node *a
+    cdef Node *b
+    cdef uint32_t i
+    cdef int status = 1
+
+    subst = hnode_incref(subst)
+    stack_init(&pending)
+    if stack_push(&pending, u) < 0 or stack_push(&pending, v) < 0:
+        status = -1
+
+    while pending.size and status == 1:
+        v = walk_term(stack_pop(&pending), subst)
+        u = walk_term(stack_pop(&pending), subst)
+        if u == v:
+            continue
+
+        if term_is_var(u) and term_is_var(v):
+            if var_id(u) > var_id(v):
+                status = bind(&subst, var_id(u), v) or 1
+            else:
+                status = bind(&subst, var_id(v), u) or 1
+            continue
+        if term_is_var(u) or term_is_var(v):
+            if term_is_var(v):
+                u, v = v, u
+            if occurs_check and is_node(v):
+                status = occurs(var_id(u), v, subst)
+                if status != 0:
+                    status = -1 if status < 0 else 0
+                    break
+            status = bind(&subst, var_id(u), v) or 1
+            continue
+
+        if not (is_node(u) and is_node(v)):
+            status = 0
+            break
+        a = as_node(u)
+        b = as_node(v)
+        if a.functor != b.functor or a.arity != b.arity:
+            status = 0
+            break
+        for i in range(a.arity - 1, -1, -1):
+            if (stack_push(&pending, node_args(a)[i]) < 0
+                    or stack_push(&pending, node_args(b)[i]) < 0):
+                status = -1
+                break
+
+    stack_free(&pending)
+    if status == 1:
+        result[0] = subst
+    else:
+        hnode_decref(subst)
+    return status
+
+
+# ---------------------------------------------------------------- cycles
+
+cdef int64_t find_cycle(term_t term, HNode *subst) noexcept nogil:
+    # Depth-first over the bindings reachable from `term`.  A variable is
+    # open while the terms reachable from its binding are searched; an
+    # exit frame (the id with the top bit set) closes it again.
+    cdef WordStack pending
+    cdef IdSet open_ids
+    cdef IdSet done
+    cdef uint64_t word
+    cdef uint64_t id_
+    cdef term_t bound
+    cdef Node *node
+    cdef uint32_t i
+    cdef int64_t result = 0
+    cdef uint64_t EXIT = (<uint64_t>1) << 63
+
+    open_ids.slots = NULL
+    open_ids.capacity = 0
+    open_ids.size = 0
+    done.slots = NULL
+    done.capacity = 0
+    done.size = 0
+    stack_init(&pending)
+    if stack_push(&pending, term) < 0:
+        return -1
+
+    while pending.size and result == 0:
+        word = stack_pop(&pending)
+        if word & EXIT:
+            id_ = word & ~EXIT
+            idset_remove(&open_ids, id_)
+            if idset_add(&done, id_) < 0:
+                result = -1
+            continue
+        if term_is_var(word):
+            id_ = var_id(word)
+            if idset_has(&open_ids, id_):
+                result = <int64_t>id_
+                break
+            if idset_has(&done, id_):
+                continue
+            bound = hnode_lookup(subst, id_)
+            if bound == 0:
+                continue
+            if (idset_add(&open_ids, id_) < 0
+                    or stack_push(&pending, id_ | EXIT) < 0
+                    or stack_push(&pending, bound) < 0):
+                result = -1
+            continue
+        if not is_node(word):
+            continue
+        node = as_node(word)
+        if not node.flags & 1:
+            continue
+        for i in range(node.arity):
+            if stack_push(&pending, node_args(node)[i]) < 0:
+                result = -1
+                break
+
+    stack_free(&pending)
+    free(open_ids.slots)
+    free(done.slots)
+    return result
+
+
+cdef object reify_term(term_t term, HNode *subst, bint may_cycle):
+    cdef int64_t cyclic
+
+    if may_cycle:
+        cyclic = find_cycle(term, subst)
+        if cyclic < 0:
+            raise MemoryError()
+        if cyclic > 0:
+            raise CyclicTermError(
+                f"{var_from_id(cyclic)!r} is bound to a term that contains "
+                "it; reify needs a finite term"
+            )
+    return to_python(term, hnode_resolve, subst, True, None)
+
+
+# ---------------------------------------------------------------- Python
+
+def walk(u, s=None):
+    """Follow the bindings of ``s`` from ``u``; the value it ends at.
+
+    >>> from kando_parallel import var, unify
+    >>> x, y = var("x"), var("y")
+    >>> walk(x, unify(x, (1, y)))
+    (1, ~y)
+    """
+    cdef Substitution subst = as_substitution(s)
+    cdef term_t term = to_term(u)
+
+    try:
+        return to_python(walk_term(term, subst.root), NULL, NULL, False, None)
+    finally:
+        term_decref(term)
+
+
+def unify(u, v, s=None, *, occurs_check=True):
+    """Unify ``u`` and ``v`` under ``s``: the extended substitution, or None.
+
+    ``s`` may be ``None`` (no bindings), a :class:`Substitution` or a dict
+    of variables to values.  The occurs check is on unless
+    ``occurs_check=False``: a variable never unifies with a term that
+    contains it.
+
+    >>> from kando_parallel import var
+    >>> x = var("x")
+    >>> unify((x, 2), (1, 2))[x]
+    1
+    >>> unify(x, (1, x)) is None
+    True
+    """
+    cdef Substitution subst = as_substitution(s)
+    cdef bint check = bool(occurs_check)
+    cdef term_t a = to_term(u)
+    cdef term_t b
+    cdef HNode *result = NULL
+    cdef int status
+
+    try:
+        b = to_term(v)
+    except BaseException:
+        term_decref(a)
+        raise
+    if is_node(a) and is_node(b):
+        # Two compound terms may take long enough to pay for the switch.
+        with nogil:
+            status = unify_terms(a, b, subst.root, check, &result)
+    else:
+        status = unify_terms(a, b, subst.root, check, &result)
+    term_decref(a)
+    term_decref(b)
+
+    if status < 0:
+        raise MemoryError()
+    if status == 0:
+        return None
+    return substitution_from_root(result, subst.may_cycle or not check)
+
+
+def reify(u, s=None):
+    """The value of ``u`` under ``s``, unbound variables named ``_0``, ...
+
+    Raises ``CyclicTermError`` if ``s`` binds a variable reachable from
+    ``u`` to a term containing that variable.
+
+    >>> from kando_parallel import var
+    >>> x, y = var(), var()
+    >>> reify((x, y, x), unify(y, [1, 2]))
+    (_0, [1, 2], _0)
+    """
+    cdef Substitution subst = as_substitution(s)
+    cdef term_t term = to_term(u)
+
+    try:
+        return reify_term(term, subst.root, subst.may_cycle)
+    finally:
+        term_decref(term)
+
+
+__all__ = ["CyclicTermError", "reify", "unify", "walk"]
