@@ -1406,6 +1406,9 @@ cdef class Search:
     also be stepped with a budget, split to hand work to other workers,
     cancelled from another thread, and closed, which closes any Python
     goal it suspended.  One thread at a time may step a search.
+
+    ``state``, a :class:`Substitution`, is the state the search starts
+    from (the empty one by default).
     """
 
     ANSWER = ST_ANSWER
@@ -1423,15 +1426,22 @@ cdef class Search:
         self.cancelled = 0
         self.busy = 0
 
-    def __init__(self, query, goal, occurs_check=True):
+    def __init__(self, query, goal, occurs_check=True, state=None):
         cdef GoalNode *node = check_goal(goal, "Search()")
         cdef bint dynamic
         cdef Task task
 
+        if state is not None and not isinstance(state, Substitution):
+            raise TypeError(
+                "Search(state=...) takes a Substitution, not "
+                f"{type(state).__name__}"
+            )
         self.query = to_term(query)
         self.occurs_check = bool(occurs_check)
-        task.root = NULL
         task.goal = compile_goal(node, 0, <int64_t>1 << 62, &dynamic)
+        task.root = NULL
+        if state is not None:
+            task.root = hnode_incref((<Substitution>state).root)
         task.cont = NULL
         task.alt = 0
         if queue_push_back(&self.tasks, &task) < 0:

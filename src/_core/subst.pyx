@@ -41,9 +41,12 @@ cdef extern from *:
     """
     static inline int kp_popcount32(uint32_t x)
     {
-    #if defined(__GNUC__) || defined(__clang__)
+    #if (defined(__GNUC__) || defined(__clang__)) \
+        && (defined(__POPCNT__) || defined(__aarch64__))
         return __builtin_popcount(x);
     #else
+        /* Without a popcount instruction the builtin becomes a libgcc
+           call; this is the same count in a dozen inline operations. */
         x = x - ((x >> 1) & 0x55555555u);
         x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
         x = (x + (x >> 4)) & 0x0F0F0F0Fu;

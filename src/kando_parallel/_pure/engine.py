@@ -37,6 +37,7 @@ dropped as they are consumed.
 
 import inspect
 import itertools
+import threading
 from collections import deque
 
 from kando_parallel._pure.subst import EMPTY, Substitution
@@ -798,8 +799,13 @@ class _FactTable:
 ANSWER = 0
 EXHAUSTED = 1
 BUDGET = 2
+CANCELLED = 3
 
 _END = object()
+
+
+class SearchCancelled(Exception):
+    """The search was cancelled before it finished."""
 
 
 class Search:
@@ -807,36 +813,52 @@ class Search:
 
     Iterate over it for answers.  It holds its pending tasks, so it can
     also be stepped with a budget, split to hand work to other workers,
-    and closed, which closes any Python goal it suspended.
+    cancelled from another thread, and closed, which closes any Python
+    goal it suspended.  One thread at a time may step a search.
+
+    ``state``, a :class:`Substitution`, is the state the search starts
+    from (the empty one by default).
     """
 
     ANSWER = ANSWER
     EXHAUSTED = EXHAUSTED
     BUDGET = BUDGET
+    CANCELLED = CANCELLED
 
-    def __init__(self, query, goal, occurs_check=True):
+    def __init__(self, query, goal, occurs_check=True, state=None):
         _check_goal(goal, "Search()")
+        if state is not None and not isinstance(state, Substitution):
+            raise TypeError(
+                "Search(state=...) takes a Substitution, not "
+                f"{type(state).__name__}"
+            )
         self._query = to_term(query)
         self._occurs_check = bool(occurs_check)
         self._tasks = deque()
         self._answer = None
+        self._has_answer = False
+        self._cancelled = False
+        self._busy = threading.Lock()
         self.steps = 0
         body = compile_goal(goal, 0, 1 << 62)[0]
-        self._tasks.append((EMPTY, body, None, 0))
+        root = EMPTY if state is None else state._root
+        self._tasks.append((root, body, None, 0))
 
-    @classmethod
-    def _from_tasks(cls, query, occurs_check, tasks):
-        self = cls.__new__(cls)
-        self._query = query
-        self._occurs_check = occurs_check
-        self._tasks = deque(tasks)
-        self._answer = None
-        self.steps = 0
-        return self
+    def _sibling(self, tasks):
+        other = Search.__new__(Search)
+        other._query = self._query
+        other._occurs_check = self._occurs_check
+        other._tasks = deque(tasks)
+        other._answer = None
+        other._has_answer = False
+        other._cancelled = False
+        other._busy = threading.Lock()
+        other.steps = 0
+        return other
 
     @property
     def pending(self):
-        """How many tasks wait in the deque."""
+        """How many tasks wait in the queue."""
         return len(self._tasks)
 
     def __iter__(self):
@@ -849,39 +871,70 @@ class Search:
                 return self.answer()
             if status == EXHAUSTED:
                 raise StopIteration
+            if status == CANCELLED:
+                raise SearchCancelled("the search was cancelled")
 
     def answer(self):
-        """The answer found by the last ``step`` that returned ANSWER."""
+        """The answer found by the last step that returned ANSWER."""
+        if not self._has_answer:
+            raise RuntimeError("no answer yet: step() first")
         root = self._answer
         if not self._occurs_check:
             var_id = find_cycle(self._query, root)
             if var_id is not None:
                 raise CyclicTermError(
-                    f"the answer binds {Var._from_id(var_id)!r} to a term "
-                    "that contains it (the occurs check is off)"
+                    f"{Var._from_id(var_id)!r} is bound to a term that "
+                    "contains it; reify needs a finite term (the occurs "
+                    "check is off, so an answer may be cyclic)"
                 )
         return to_python(self._query, root, True)
 
     def answer_substitution(self):
         """The state of the last answer, as a :class:`Substitution`."""
-        return Substitution._wrap(self._answer)
+        state = Substitution._wrap(self._answer)
+        state._may_cycle = not self._occurs_check
+        return state
 
     def split(self, count):
         """Move up to ``count`` waiting tasks into new searches, one each.
 
-        The tasks are taken from the back of the deque: the ones that
-        were suspended longest ago, which tend to be the largest.
+        The tasks are taken from the back of the queue: the ones that
+        were suspended longest ago.
         """
-        taken = []
-        while self._tasks and len(taken) < count:
-            task = self._tasks.pop()
-            taken.append(
-                Search._from_tasks(self._query, self._occurs_check, (task,))
-            )
-        return taken
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("cannot split a search while it runs")
+        try:
+            taken = []
+            while self._tasks and len(taken) < count:
+                taken.append(self._sibling((self._tasks.pop(),)))
+            return taken
+        finally:
+            self._busy.release()
+
+    def cancel(self):
+        """Make the search stop at its next task; safe from any thread."""
+        self._cancelled = True
+
+    @property
+    def cancelled(self):
+        """Whether :meth:`cancel` or :meth:`close` was called."""
+        return self._cancelled
 
     def close(self):
-        """Drop every pending task; close suspended Python goals."""
+        """Drop every pending task and close suspended Python goals.
+
+        From another thread while the search runs, this cancels it; the
+        running step then drops the tasks itself.
+        """
+        self._cancelled = True
+        if not self._busy.acquire(blocking=False):
+            return
+        try:
+            self._release_tasks()
+        finally:
+            self._busy.release()
+
+    def _release_tasks(self):
         while self._tasks:
             goal = self._tasks.pop()[1]
             if goal.kind == PYSTREAM:
@@ -894,12 +947,34 @@ class Search:
         self.close()
 
     def step(self, budget):
-        """Run at most ``budget`` goal steps: ANSWER, EXHAUSTED or BUDGET."""
+        """Run at most about ``budget`` goal steps.
+
+        Returns ``Search.ANSWER`` (call :meth:`answer`),
+        ``Search.EXHAUSTED``, ``Search.BUDGET`` or ``Search.CANCELLED``.
+        """
+        if budget < 1:
+            raise ValueError(f"budget must be >= 1, not {budget}")
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(
+                "this search is being stepped by another thread"
+            )
+        try:
+            status = self._run_steps(budget)
+            if status == CANCELLED:
+                self._release_tasks()
+            return status
+        finally:
+            self._busy.release()
+
+    def _run_steps(self, budget):
         tasks = self._tasks
         occurs_check = self._occurs_check
         spent = 0
 
         while True:
+            if self._cancelled:
+                self.steps += spent
+                return CANCELLED
             if not tasks:
                 self.steps += spent
                 return EXHAUSTED
@@ -977,6 +1052,7 @@ class Search:
                 if goal is None:
                     if cont is None:
                         self._answer = root
+                        self._has_answer = True
                         self.steps += spent
                         return ANSWER
                     conj_goal, index, cont_next = cont
@@ -1056,6 +1132,7 @@ __all__ = [
     "Goal",
     "Relation",
     "Search",
+    "SearchCancelled",
     "conde",
     "conj",
     "disj",
