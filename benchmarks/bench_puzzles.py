@@ -354,8 +354,8 @@ def measure(args):
         kanren = Measurement("kanren", "kanren", puzzle, False)
         rows = [kando]
         if args.pure:
-            rows.append(Measurement("kando-parallel", "kando", puzzle,
-                                    True))
+            rows.append(Measurement("kando-parallel, forced pure",
+                                    "kando", puzzle, True))
         rows.append(kanren)
         for row in rows:
             row.run(args.kanren_reps if row is kanren else args.reps)
@@ -366,12 +366,12 @@ def measure(args):
             if row.backend:
                 label += f" [{row.backend}]"
             if row.error:
-                print(f"  {label:28} FAILED: {row.error}")
+                print(f"  {label:36} FAILED: {row.error}")
                 continue
             ratio = ""
             if row is not kanren and kanren.median:
                 ratio = f"kanren/kando = {kanren.median / row.median:,.1f}x"
-            line = (f"  {label:28} median {show_time(row.median):>11}  "
+            line = (f"  {label:36} median {show_time(row.median):>11}  "
                     f"min {show_time(min(row.times)):>11}  {ratio}")
             print(line.rstrip())
             results.append({"puzzle": puzzle, "library": row.label,
