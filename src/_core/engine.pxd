@@ -132,6 +132,7 @@ cdef class Search:
     cdef HNode *answer_root
     cdef readonly int64_t steps
     cdef bint has_answer
+    cdef bint closed
     cdef object error
     cdef kp_atomic_i64 cancelled
     cdef kp_atomic_i64 busy

@@ -58,6 +58,7 @@ from kando_parallel._core.terms cimport (
     Var,
     WordStack,
     as_node,
+    canonical,
     free,
     has_vars,
     is_node,
@@ -243,7 +244,7 @@ cdef FactTable *table_new(list rows, uint32_t arity) except NULL:
             for row in range(count):
                 word = table.cells[row * arity + column]
                 if not is_node(word):
-                    groups.setdefault(word, []).append(row)
+                    groups.setdefault(canonical(word), []).append(row)
             filled = 0
             for key, members in groups.items():
                 slot = word_hash(key) & (capacity - 1)
@@ -279,6 +280,7 @@ cdef uint32_t table_candidates(FactTable *table, term_t *args, HNode *root,
         word = walk_term(args[column], root)
         if is_node(word) or term_is_var(word):
             continue
+        word = canonical(word)
         keys = table.keys + column * table.capacity
         slot = word_hash(word) & mask
         while keys[slot] != 0 and keys[slot] != word:
@@ -1096,7 +1098,10 @@ class _Placeholder(Var):
 
     It records whether the relation's function looked at it in a way that
     depends on the argument's value: compared it with something that is
-    not a variable, asked its truth, or asked its class (``isinstance``).
+    not a variable, asked its truth, its hash (a dict or set lookup), its
+    text (``str``, ``repr``, ``format``) or its class (``isinstance``).
+    Identity tests (``is None``) and ``type(arg)`` cannot be seen; a
+    relation that uses them must be declared ``dynamic=True``.
     """
 
     __slots__ = ("looked",)
@@ -1111,11 +1116,23 @@ class _Placeholder(Var):
             object.__setattr__(self, "looked", True)
         return Var.__ne__(self, other)
 
-    __hash__ = Var.__hash__
+    def __hash__(self):
+        object.__setattr__(self, "looked", True)
+        return Var.__hash__(self)
 
     def __bool__(self):
         object.__setattr__(self, "looked", True)
         return True
+
+    def __str__(self):
+        object.__setattr__(self, "looked", True)
+        return Var.__repr__(self)
+
+    __repr__ = __str__
+
+    def __format__(self, spec):
+        object.__setattr__(self, "looked", True)
+        return format(Var.__repr__(self), spec)
 
     def __getattribute__(self, name):
         if name == "__class__":
@@ -1143,6 +1160,7 @@ cdef class Relation:
     cdef readonly str name
     cdef readonly object arity
     cdef object lock
+    cdef dict __dict__
 
     def __init__(self, fn, name=None, dynamic=False):
         if not callable(fn):
@@ -1153,6 +1171,7 @@ cdef class Relation:
         self.name = name or getattr(fn, "__name__", "relation")
         self.arity = _arity(fn)
         self.lock = threading.Lock()
+        self.__doc__ = getattr(fn, "__doc__", None)
         self.impl = <RelImpl *>malloc(sizeof(RelImpl))
         if self.impl == NULL:
             raise MemoryError()
@@ -1162,10 +1181,6 @@ cdef class Relation:
         # Goals point to impl, and impl back to this object, without
         # counting: the relation must outlive every goal, so it never dies.
         Py_INCREF(self)
-
-    @property
-    def __wrapped__(self):
-        return self.fn
 
     @property
     def dynamic(self):
@@ -1271,6 +1286,15 @@ def relation(fn=None, *, name=None, dynamic=False):
     Use it bare (``@relation``) or with options
     (``@relation(dynamic=True)``).  A relation may call itself: the call
     is expanded only when the search reaches it.
+
+    The function is called once, on placeholder variables, and the goal it
+    builds is reused as a template for every call.  So it must build its
+    goal from its arguments without looking at their values.  Comparisons,
+    truth tests, ``isinstance``, ``str``, hashing and arithmetic on an
+    argument are noticed, and such a relation is called afresh at every
+    expansion, with its arguments' current values.  ``arg is None`` and
+    ``type(arg)`` cannot be noticed: declare a relation that uses them
+    ``dynamic=True``.
 
     >>> from kando_parallel import var, run, conde, eq, fresh, cons
     >>> @relation
@@ -1423,6 +1447,7 @@ cdef class Search:
         self.steps = 0
         self.error = None
         self.has_answer = False
+        self.closed = False
         self.cancelled = 0
         self.busy = 0
 
@@ -1481,6 +1506,8 @@ cdef class Search:
             if status == ST_EXHAUSTED:
                 raise StopIteration
             if status == ST_CANCELLED:
+                if self.closed:
+                    raise StopIteration
                 raise SearchCancelled("the search was cancelled")
             PyErr_CheckSignals()
 
@@ -1573,6 +1600,7 @@ cdef class Search:
         """
         cdef int64_t idle = 0
 
+        self.closed = True
         kp_atomic_store(&self.cancelled, 1)
         if not kp_atomic_cas(&self.busy, &idle, 1):
             return
@@ -1695,9 +1723,13 @@ cdef class Search:
             if kp_atomic_load(&self.cancelled):
                 result = ST_CANCELLED
                 break
-            if not queue_pop_front(&self.tasks, &task):
+            if self.tasks.size == 0:
                 result = ST_EXHAUSTED
                 break
+            if spent >= budget:
+                result = ST_BUDGET
+                break
+            queue_pop_front(&self.tasks, &task)
 
             while True:
                 spent += 1

@@ -4,7 +4,8 @@
 #   TAG_NODE  the word is a pointer to a Node (a compound term);
 #   TAG_VAR   the rest is a variable id;
 #   TAG_INT   the rest is a 62-bit signed integer;
-#   TAG_ATOM  the rest is an index into the atom table (0: the empty list).
+#   TAG_ATOM  the rest is a slot of the atom table (0: the empty list);
+#             two atom words are equal terms when atoms_equal() says so.
 # The word 0 is never a term; functions that return a term use it for
 # "none" (not found, or an error).
 #
@@ -140,6 +141,12 @@ cdef uint64_t reserve_var_ids(uint64_t count) noexcept nogil
 # as long as the process.
 cdef term_t intern_atom(object obj) except 0
 cdef PyObject *atom_object(term_t atom) noexcept nogil
+
+# Atoms that are equal values of one type share a class.  canonical()
+# maps an atom word to its class's word (other words to themselves);
+# atoms_equal() says whether two immediate words are equal terms.
+cdef term_t canonical(term_t word) noexcept nogil
+cdef bint atoms_equal(term_t a, term_t b) noexcept nogil
 
 # Python values to terms (a new reference, 0 with an exception set).
 cdef term_t to_term(object obj) except 0

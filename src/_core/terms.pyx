@@ -13,10 +13,13 @@ key by key, sorted by key word.
 
 Atoms are interned in an append-only table: by type and value for
 hashable objects, by identity for the rest, so ``1``, ``1.0`` and ``True``
-are three atoms and an atom is equal to another exactly when their words
-are.  The table keeps a strong reference to each object for the life of
-the process; its slots sit in fixed chunks that never move, so reading an
-atom needs no lock.
+are three atoms.  An atom word names a slot holding one object; equal
+values of one type share a class (the slot of the first of them), and
+two atoms are equal when their classes are.  Values that are equal but
+look different (``0.0`` and ``-0.0``) get a slot each, so that an answer
+gives back what went in.  The table keeps a strong reference to each
+object for the life of the process; its slots sit in fixed chunks that
+never move, so reading an atom needs no lock.
 
 Variable ids come from one atomic counter, so they are never reused and a
 block of consecutive ids can be reserved in one step (templates use that).
@@ -28,6 +31,7 @@ Cost: one allocation per compound node; one dict lookup per atom.
 
 import threading
 import weakref
+from decimal import Decimal
 
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
@@ -110,62 +114,111 @@ cdef enum:
     MAX_CHUNKS = 65536
 
 cdef PyObject **_chunks[MAX_CHUNKS]
+cdef int64_t *_class_chunks[MAX_CHUNKS]
 cdef kp_atomic_i64 _atom_count = 0
 
 _atom_lock = threading.Lock()
 _by_str = {}
-_by_value = {}
+_by_slot = {}
+_by_class = {}
 _by_identity = {}
 
 
-cdef int _append_atom(object obj) except -1:
-    # Called with _atom_lock held.  Publishes the slot before the count.
+cdef int _append_atom(object obj, int64_t klass) except -1:
+    # Called with _atom_lock held.  Fills the slot before publishing the
+    # count, so a reader never sees a slot that is not there yet.
     cdef int64_t index = kp_atomic_load(&_atom_count)
     cdef size_t chunk = <size_t>(index >> CHUNK_BITS)
     cdef PyObject **slots
+    cdef int64_t *classes
 
     if chunk >= MAX_CHUNKS:
         raise MemoryError("the atom table is full (268 million atoms)")
     if _chunks[chunk] == NULL:
         slots = <PyObject **>malloc(CHUNK_SIZE * sizeof(PyObject *))
-        if slots == NULL:
+        classes = <int64_t *>malloc(CHUNK_SIZE * sizeof(int64_t))
+        if slots == NULL or classes == NULL:
+            free(slots)
+            free(classes)
             raise MemoryError()
         memset(slots, 0, CHUNK_SIZE * sizeof(PyObject *))
+        memset(classes, 0, CHUNK_SIZE * sizeof(int64_t))
+        _class_chunks[chunk] = classes
         _chunks[chunk] = slots
 
     Py_INCREF(obj)
     _chunks[chunk][index & (CHUNK_SIZE - 1)] = <PyObject *>obj
+    _class_chunks[chunk][index & (CHUNK_SIZE - 1)] = (
+        index if klass < 0 else klass
+    )
     kp_atomic_store(&_atom_count, index + 1)
     return 0
 
 
+def atom_keys(obj):
+    """The interning keys of ``obj``: ``(slot_key, class_key)``.
+
+    Equal values of one type are one *class* and unify; a *slot* keeps
+    each representation apart, so that an answer gives back ``-0.0`` for
+    ``-0.0`` and ``Decimal("1.00")`` for ``Decimal("1.00")`` although they
+    unify with ``0.0`` and ``Decimal("1.0")``.  A NaN is its own class, as
+    in Prolog: it unifies with a NaN of the same bits.  Raises TypeError
+    for an unhashable object (interned by identity).
+    """
+    kind = type(obj)
+    if kind is float:
+        slot = (float, obj.hex())
+        return slot, (slot if obj != obj else (float, obj))
+    if kind is complex:
+        slot = (complex, obj.real.hex(), obj.imag.hex())
+        return slot, (slot if obj != obj else (complex, obj))
+    if kind is Decimal:
+        slot = (Decimal, obj.as_tuple())
+        return slot, (slot if obj.is_nan() else (Decimal, obj))
+    key = (kind, obj)
+    hash(key)
+    return key, key
+
+
+cdef int64_t _add_atom(object obj, object slot_key,
+                       object class_key, dict table) except -1:
+    # Called with _atom_lock held; the slot of obj.
+    cdef int64_t index
+    cdef int64_t klass = -1
+
+    found = table.get(slot_key)
+    if found is not None:
+        return found
+    index = kp_atomic_load(&_atom_count)
+    if table is _by_slot and class_key is not slot_key:
+        klass = _by_class.setdefault(class_key, index)
+    _append_atom(obj, klass)
+    table[slot_key] = index
+    return index
+
+
 cdef term_t intern_atom(object obj) except 0:
-    cdef object key
+    cdef object slot_key
+    cdef object class_key
     cdef dict table
     cdef object index
 
     if type(obj) is str:
         table = _by_str
-        key = obj
-        index = table.get(key)
+        slot_key = class_key = obj
     else:
-        table = _by_value
-        key = (type(obj), obj)
+        table = _by_slot
         try:
-            index = table.get(key)
+            slot_key, class_key = atom_keys(obj)
         except TypeError:
             table = _by_identity
-            key = id(obj)
-            index = table.get(key)
+            slot_key = class_key = id(obj)
+    index = table.get(slot_key)
     if index is not None:
         return atom_term(<uint64_t>index)
 
     with _atom_lock:
-        index = table.get(key)
-        if index is None:
-            index = kp_atomic_load(&_atom_count)
-            _append_atom(obj)
-            table[key] = index
+        index = _add_atom(obj, slot_key, class_key, table)
     return atom_term(<uint64_t>index)
 
 
@@ -175,13 +228,32 @@ cdef PyObject *atom_object(term_t atom) noexcept nogil:
     return _chunks[index >> CHUNK_BITS][index & (CHUNK_SIZE - 1)]
 
 
+cdef term_t canonical(term_t word) noexcept nogil:
+    cdef uint64_t index
+
+    if (word & TAG_MASK) != TAG_ATOM:
+        return word
+    index = word >> 2
+    return atom_term(<uint64_t>_class_chunks[index >> CHUNK_BITS][
+        index & (CHUNK_SIZE - 1)
+    ])
+
+
+cdef bint atoms_equal(term_t a, term_t b) noexcept nogil:
+    if a == b:
+        return True
+    if (a & TAG_MASK) != TAG_ATOM or (b & TAG_MASK) != TAG_ATOM:
+        return False
+    return canonical(a) == canonical(b)
+
+
 def _init_atoms():
     # Slot 0 is the empty list and slot 1 the pair functor; neither
     # object is ever handed out, the words are recognised first.
     if kp_atomic_load(&_atom_count) == 0:
         with _atom_lock:
-            _append_atom(None)
-            _append_atom(None)
+            _append_atom(None, -1)
+            _append_atom(None, -1)
 
 
 _init_atoms()
@@ -436,15 +508,15 @@ cdef int _push_items(WordStack *frames, object items) except -1:
     return 0
 
 
-cdef int _push_list(WordStack *frames, tuple items, object end,
-                    list keep) except -1:
-    # Items first to last, then the end, then one CONS build per item,
-    # which folds the chain from its end.
+cdef int _push_list(WordStack *frames, tuple items, bint has_end,
+                    object end, list keep) except -1:
+    # Items first to last, then the end (the empty list unless has_end),
+    # then one CONS build per item, which folds the chain from its end.
     cdef Py_ssize_t i
 
     for i in range(len(items)):
         _push_frame(frames, CONS, FRAME_BUILD + 2)
-    if end is None:
+    if not has_end:
         _push_frame(frames, NIL, FRAME_WORD)
     else:
         keep.append(end)
@@ -489,16 +561,17 @@ cdef int _convert_value(object value, WordStack *frames,
     if kind is list:
         items = tuple(value)
         keep.append(items)
-        _push_list(frames, items, None, keep)
+        _push_list(frames, items, False, None, keep)
     elif kind is Cons:
         spine, end = value._spine()
         if isinstance(end, list):
             items = tuple(spine + end)
-            end = None
+            keep.append(items)
+            _push_list(frames, items, False, None, keep)
         else:
             items = tuple(spine)
-        keep.append(items)
-        _push_list(frames, items, end, keep)
+            keep.append(items)
+            _push_list(frames, items, True, end, keep)
     elif kind is dict:
         pairs = sorted(
             [(<int64_t>_dict_key_term(k), v) for k, v in value.items()],

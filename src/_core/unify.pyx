@@ -39,6 +39,7 @@ from kando_parallel._core.terms cimport (
     Node,
     WordStack,
     as_node,
+    atoms_equal,
     free,
     is_node,
     term_is_var,
@@ -265,6 +266,8 @@ cdef int unify_terms(term_t u, term_t v, HNode *subst, bint occurs_check,
             continue
 
         if not (is_node(u) and is_node(v)):
+            if not (is_node(u) or is_node(v)) and atoms_equal(u, v):
+                continue
             status = 0
             break
         a = as_node(u)

@@ -122,6 +122,12 @@ def permuteo(lst, perm):
     )
 
 
+# Relations are not functions, so doctest finds their examples here.
+__test__ = {
+    name: globals()[name].__doc__
+    for name in ("membero", "rembero", "permuteo")
+}
+
 __all__ = [
     "appendo",
     "conso",

@@ -46,6 +46,7 @@ from kando_parallel._pure.terms import (
     TAG_VAR,
     Node,
     Var,
+    canonical,
     new_var_id,
     reserve_var_ids,
     term_has_vars,
@@ -551,7 +552,10 @@ class _Placeholder(Var):
 
     It records whether the relation's function looked at it in a way that
     depends on the argument's value: compared it with something that is
-    not a variable, asked its truth, or asked its class (``isinstance``).
+    not a variable, asked its truth, its hash (a dict or set lookup), its
+    text (``str``, ``repr``, ``format``) or its class (``isinstance``).
+    Identity tests (``is None``) and ``type(arg)`` cannot be seen; a
+    relation that uses them must be declared ``dynamic=True``.
     """
 
     __slots__ = ("looked",)
@@ -571,11 +575,23 @@ class _Placeholder(Var):
             object.__setattr__(self, "looked", True)
         return Var.__ne__(self, other)
 
-    __hash__ = Var.__hash__
+    def __hash__(self):
+        object.__setattr__(self, "looked", True)
+        return Var.__hash__(self)
 
     def __bool__(self):
         object.__setattr__(self, "looked", True)
         return True
+
+    def __str__(self):
+        object.__setattr__(self, "looked", True)
+        return Var.__repr__(self)
+
+    __repr__ = __str__
+
+    def __format__(self, spec):
+        object.__setattr__(self, "looked", True)
+        return format(Var.__repr__(self), spec)
 
     def __getattribute__(self, name):
         if name == "__class__":
@@ -604,7 +620,6 @@ class Relation:
         self.mode = DYNAMIC if dynamic else UNKNOWN
         self.template = None
         self.__doc__ = getattr(fn, "__doc__", None)
-        self.__wrapped__ = fn
 
     @property
     def dynamic(self):
@@ -678,6 +693,15 @@ def relation(fn=None, *, name=None, dynamic=False):
     Use it bare (``@relation``) or with options
     (``@relation(dynamic=True)``).  A relation may call itself: the call
     is expanded only when the search reaches it.
+
+    The function is called once, on placeholder variables, and the goal it
+    builds is reused as a template for every call.  So it must build its
+    goal from its arguments without looking at their values.  Comparisons,
+    truth tests, ``isinstance``, ``str``, hashing and arithmetic on an
+    argument are noticed, and such a relation is called afresh at every
+    expansion, with its arguments' current values.  ``arg is None`` and
+    ``type(arg)`` cannot be noticed: declare a relation that uses them
+    ``dynamic=True``.
 
     >>> from kando_parallel import var, run, conde, eq, fresh, cons
     >>> @relation
@@ -755,7 +779,9 @@ class Facts:
                 f"got {len(args)} arguments"
             )
         if self._snapshot is None:
-            self._snapshot = _FactTable(self.name, tuple(self._rows))
+            self._snapshot = _FactTable(
+                self.name, tuple(self._rows), len(args)
+            )
         return FactsQuery(self._snapshot, tuple(to_term(a) for a in args))
 
     def __repr__(self):
@@ -767,15 +793,15 @@ class _FactTable:
 
     __slots__ = ("name", "rows", "index")
 
-    def __init__(self, name, rows):
+    def __init__(self, name, rows, arity):
         self.name = name
         self.rows = rows
-        width = len(rows[0]) if rows else 0
-        self.index = [{} for _ in range(width)]
+        self.index = [{} for _ in range(arity)]
         for number, row in enumerate(rows):
             for column, value in enumerate(row):
                 if _is_immediate(value):
-                    self.index[column].setdefault(value, []).append(number)
+                    key = canonical(value)
+                    self.index[column].setdefault(key, []).append(number)
 
     def candidates(self, args, root):
         """The numbers of the rows that may match ``args`` in ``root``."""
@@ -784,7 +810,7 @@ class _FactTable:
             value = walk_term(arg, root)
             if type(value) is not int or value & TAG_MASK == TAG_VAR:
                 continue
-            rows = self.index[column].get(value, ())
+            rows = self.index[column].get(canonical(value), ())
             if best is None or len(rows) < len(best):
                 best = rows
                 if not best:
@@ -838,6 +864,7 @@ class Search:
         self._answer = None
         self._has_answer = False
         self._cancelled = False
+        self._closed = False
         self._busy = threading.Lock()
         self.steps = 0
         body = compile_goal(goal, 0, 1 << 62)[0]
@@ -852,6 +879,7 @@ class Search:
         other._answer = None
         other._has_answer = False
         other._cancelled = False
+        other._closed = False
         other._busy = threading.Lock()
         other.steps = 0
         return other
@@ -872,6 +900,8 @@ class Search:
             if status == EXHAUSTED:
                 raise StopIteration
             if status == CANCELLED:
+                if self._closed:
+                    raise StopIteration
                 raise SearchCancelled("the search was cancelled")
 
     def answer(self):
@@ -926,6 +956,7 @@ class Search:
         From another thread while the search runs, this cancels it; the
         running step then drops the tasks itself.
         """
+        self._closed = True
         self._cancelled = True
         if not self._busy.acquire(blocking=False):
             return
@@ -978,6 +1009,9 @@ class Search:
             if not tasks:
                 self.steps += spent
                 return EXHAUSTED
+            if spent >= budget:
+                self.steps += spent
+                return BUDGET
             root, goal, cont, alt = tasks.popleft()
 
             while True:

@@ -15,9 +15,13 @@ behaviour are the same, and so is the representation, spelled in Python:
   by key word.  Every node records whether a variable occurs in it, so the
   occurs check and copying skip ground subterms.
 * Atoms are interned: by type and value for hashable objects, by identity
-  for the rest.  ``1``, ``1.0`` and ``True`` are three different atoms, and
-  converting an atom back gives the object that was interned first.  The
-  table only grows: an atom lives as long as the process.
+  for the rest.  ``1``, ``1.0`` and ``True`` are three different atoms.
+  Each atom word names a *slot* holding one object; equal values of one
+  type share a *class*, and two atoms are equal when their classes are.
+  Values that are equal but look different (``0.0`` and ``-0.0``,
+  ``Decimal("1.0")`` and ``Decimal("1.00")``) get a slot each, so an
+  answer gives back what went in.  The table only grows: an atom lives as
+  long as the process.
 * Variable ids come from one process-wide counter and are never reused, so
   two variables are the same variable exactly when their ids are equal.
 
@@ -25,6 +29,7 @@ Conversion in both directions is iterative: no recursion limit applies to
 the depth of a term.
 """
 
+import decimal
 import itertools
 import threading
 import weakref
@@ -41,7 +46,10 @@ NIL = (0 << 2) | TAG_ATOM
 CONS = (1 << 2) | TAG_ATOM
 
 _atoms = [[], None]
-_atom_by_value = {}
+_atom_classes = [0, 1]
+_atom_by_str = {}
+_atom_by_slot = {}
+_atom_by_class = {}
 _atom_by_identity = {}
 _atom_lock = threading.Lock()
 
@@ -295,32 +303,102 @@ def term_has_vars(term):
     return term.has_vars
 
 
+def atom_keys(obj):
+    """The interning keys of ``obj``: ``(slot_key, class_key)``.
+
+    Equal values of one type are one *class* and unify; a *slot* keeps
+    each representation apart, so that an answer gives back ``-0.0`` for
+    ``-0.0`` and ``Decimal("1.00")`` for ``Decimal("1.00")`` although they
+    unify with ``0.0`` and ``Decimal("1.0")``.  A NaN is its own class, as
+    in Prolog: it unifies with a NaN of the same bits.  Raises TypeError
+    for an unhashable object (interned by identity).
+    """
+    kind = type(obj)
+    if kind is float:
+        slot = (float, obj.hex())
+        return slot, (slot if obj != obj else (float, obj))
+    if kind is complex:
+        slot = (complex, obj.real.hex(), obj.imag.hex())
+        return slot, (slot if obj != obj else (complex, obj))
+    if kind is decimal.Decimal:
+        slot = (decimal.Decimal, obj.as_tuple())
+        return slot, (slot if obj.is_nan() else (decimal.Decimal, obj))
+    key = (kind, obj)
+    hash(key)
+    return key, key
+
+
 def intern_atom(obj):
     """Return the atom word of ``obj``, interning it on first sight."""
-    try:
-        key = (type(obj), obj)
-        index = _atom_by_value.get(key)
-        by_value = True
-    except TypeError:
-        key = id(obj)
-        index = _atom_by_identity.get(key)
-        by_value = False
-    if index is not None:
-        return (index << 2) | TAG_ATOM
+    if type(obj) is str:
+        index = _atom_by_str.get(obj)
+        if index is not None:
+            return (index << 2) | TAG_ATOM
+        slot_key = class_key = None
+    else:
+        try:
+            slot_key, class_key = atom_keys(obj)
+            index = _atom_by_slot.get(slot_key)
+        except TypeError:
+            slot_key = class_key = id(obj)
+            index = _atom_by_identity.get(slot_key)
+        if index is not None:
+            return (index << 2) | TAG_ATOM
 
     with _atom_lock:
-        table = _atom_by_value if by_value else _atom_by_identity
-        index = table.get(key)
-        if index is None:
-            index = len(_atoms)
-            _atoms.append(obj)
-            table[key] = index
-    return (index << 2) | TAG_ATOM
+        return (_add_atom(obj, slot_key, class_key) << 2) | TAG_ATOM
+
+
+def _add_atom(obj, slot_key, class_key):
+    # Called with _atom_lock held; returns the slot of obj.
+    if slot_key is None:
+        table = _atom_by_str
+        slot_key = class_key = obj
+    elif isinstance(slot_key, int):
+        table = _atom_by_identity
+    else:
+        table = _atom_by_slot
+    index = table.get(slot_key)
+    if index is not None:
+        return index
+
+    index = len(_atoms)
+    if table is _atom_by_slot and class_key is not slot_key:
+        klass = _atom_by_class.setdefault(class_key, index)
+    else:
+        klass = index
+    _atoms.append(obj)
+    _atom_classes.append(klass)
+    table[slot_key] = index
+    return index
 
 
 def atom_value(word):
     """Return the object interned as atom ``word``."""
     return _atoms[word >> 2]
+
+
+def atom_class(word):
+    """The class of atom ``word``: equal atoms have equal classes."""
+    return _atom_classes[word >> 2]
+
+
+def canonical(word):
+    """The word that stands for every word equal to ``word``."""
+    if word & TAG_MASK == TAG_ATOM:
+        return (_atom_classes[word >> 2] << 2) | TAG_ATOM
+    return word
+
+
+def atoms_equal(a, b):
+    """Whether two immediate words are equal terms."""
+    if a == b:
+        return True
+    return (
+        a & TAG_MASK == TAG_ATOM
+        and b & TAG_MASK == TAG_ATOM
+        and _atom_classes[a >> 2] == _atom_classes[b >> 2]
+    )
 
 
 def _is_namedtuple_type(cls):

@@ -37,6 +37,7 @@ from kando_parallel._pure.terms import (
     Unbound,
     Var,
     atom_value,
+    atoms_equal,
     from_term,
     to_term,
 )
@@ -106,6 +107,8 @@ def unify_terms(u, v, root, occurs_check=True):
             root = insert(root, v >> 2, u)[0]
             continue
         if u_int or v_int:
+            if u_int and v_int and atoms_equal(u, v):
+                continue
             return None
 
         if u.functor != v.functor or len(u.args) != len(v.args):
