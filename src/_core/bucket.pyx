@@ -36,6 +36,7 @@ from kando_parallel._core.atomics cimport (
     kp_atomic_store,
 )
 from kando_parallel._core.clock cimport kp_monotonic_ns
+from kando_parallel._core.ints cimport as_int64
 
 FRAC_BITS = KP_FRAC_BITS
 CLOSED = KP_BUCKET_CLOSED
@@ -139,13 +140,15 @@ cdef inline int64_t now_of(TokenBucket self) except? -1:
     return self.clock()
 
 
-cdef inline int check_n(TokenBucket self, int64_t n) except -1:
-    if n < 1 or n > self.burst:
+cdef inline int64_t check_n(TokenBucket self, object n) except? -1:
+    cdef int64_t k = as_int64(n)
+
+    if k < 1 or k > self.burst:
         raise ValueError(
             f"n must be between 1 and the burst ({self.burst}), "
-            f"got {n}: a request above the burst can never be met"
+            f"got {k}: a request above the burst can never be met"
         )
-    return 0
+    return k
 
 
 cdef class TokenBucket:
@@ -190,26 +193,28 @@ cdef class TokenBucket:
         """The bucket's clock now, in nanoseconds."""
         return now_of(self)
 
-    def try_acquire(self, int64_t n=1):
+    def try_acquire(self, n=1):
         """Take ``n`` tokens if they are there; never blocks.
 
         Returns True when taken, False otherwise (and always once closed).
         Raises ValueError when ``n`` is not between 1 and the burst.
         """
-        check_n(self, n)
-        return kp_bucket_take(&self.b, n, now_of(self)) == 0
+        cdef int64_t k = check_n(self, n)
 
-    def try_acquire_ns(self, int64_t n=1):
+        return kp_bucket_take(&self.b, k, now_of(self)) == 0
+
+    def try_acquire_ns(self, n=1):
         """Take ``n`` tokens, or say how long until they would be there.
 
         Returns 0 when taken, otherwise the delay in nanoseconds after which
         the same call would succeed (if nothing else takes them first), or
         ``CLOSED`` (-1) once the bucket is closed.
         """
-        check_n(self, n)
-        return kp_bucket_take(&self.b, n, now_of(self))
+        cdef int64_t k = check_n(self, n)
 
-    def reserve(self, int64_t n=1, int64_t max_wait_ns=INT64_MAX):
+        return kp_bucket_take(&self.b, k, now_of(self))
+
+    def reserve(self, n=1, int64_t max_wait_ns=INT64_MAX):
         """Reserve ``n`` tokens now for use after a delay.
 
         Returns ``(delay_ns, ticket)``.  ``delay_ns >= 0`` is how long the
@@ -226,21 +231,20 @@ cdef class TokenBucket:
         >>> b.reserve(1, 10**9)
         (-2, 0)
         """
+        cdef int64_t k = check_n(self, n)
         cdef int64_t ticket = 0
         cdef int64_t delay
 
-        check_n(self, n)
-        delay = kp_bucket_reserve(&self.b, n, now_of(self), max_wait_ns,
+        delay = kp_bucket_reserve(&self.b, k, now_of(self), max_wait_ns,
                                   &ticket)
         return delay, ticket
 
-    def cancel(self, int64_t n, int64_t ticket):
+    def cancel(self, n, int64_t ticket):
         """Give back a reservation's tokens unless later ones depend on it.
 
         Returns whether the tokens went back.
         """
-        check_n(self, n)
-        return kp_bucket_cancel(&self.b, n, ticket)
+        return kp_bucket_cancel(&self.b, check_n(self, n), ticket)
 
     def close(self):
         """Admit nothing from now on."""

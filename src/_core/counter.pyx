@@ -28,6 +28,7 @@ from kando_parallel._core.atomics cimport (
     kp_atomic_load,
     kp_atomic_store,
 )
+from kando_parallel._core.ints cimport as_int64
 
 PAUSED = KP_PAUSED
 RESUMED = KP_RESUMED
@@ -176,24 +177,26 @@ cdef class LoadCounter:
         check_marks(high_water_mark, low_water_mark)
         kp_counter_init(&self.c, high_water_mark, low_water_mark)
 
-    def add_load(self, int64_t n=1):
+    def add_load(self, n=1):
         """Add ``n >= 0`` to the load; return the transitions caused."""
+        cdef int64_t k = as_int64(n)
         cdef int flags
 
-        if n < 0:
+        if k < 0:
             raise ValueError(f"add_load needs n >= 0, got {n}")
-        flags = kp_counter_change(&self.c, n)
+        flags = kp_counter_change(&self.c, k)
         if flags:
             self._transition(flags)
         return flags
 
-    def remove_load(self, int64_t n=1):
+    def remove_load(self, n=1):
         """Remove ``n >= 0`` from the load, clamping it at zero."""
+        cdef int64_t k = as_int64(n)
         cdef int flags
 
-        if n < 0:
+        if k < 0:
             raise ValueError(f"remove_load needs n >= 0, got {n}")
-        flags = kp_counter_change(&self.c, -n)
+        flags = kp_counter_change(&self.c, -k)
         if flags:
             self._transition(flags)
         return flags
