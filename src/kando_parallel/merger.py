@@ -42,12 +42,13 @@ END = object()
 
 _QUEUE_POLL = 0.05
 _CLOSE_WAIT = 1.0
+_GRACE = 0.002
 _QUEUE_SHUTDOWN = getattr(queue, "ShutDown", None)
 
 
 class _Source:
     __slots__ = ("raw", "kind", "buffer", "space", "done", "error",
-                 "thread", "loop", "task")
+                 "lagging", "thread", "loop", "task")
 
     def __init__(self, raw, kind, lock):
         self.raw = raw
@@ -56,6 +57,7 @@ class _Source:
         self.space = threading.Condition(lock)
         self.done = False
         self.error = None
+        self.lagging = False
         self.thread = None
         self.loop = None
         self.task = None
@@ -201,6 +203,7 @@ class StreamMerger:
             if self._closed:
                 return False
             src.buffer.append(item)
+            src.lagging = False
             self._wake_readers()
             return True
 
@@ -211,7 +214,7 @@ class StreamMerger:
             self._wake_readers()
 
     def _wake_readers(self):
-        self._ready.notify()
+        self._ready.notify_all()
         if self._async_readers:
             for loop, future in self._async_readers:
                 loop.call_soon_threadsafe(_resolve, future)
@@ -285,7 +288,8 @@ class StreamMerger:
             self._finish(src, error)
 
     def _take(self):
-        """One item, ``_Empty`` when none is ready, or raise at the end."""
+        """An item; ``_Empty`` when none is ready; a source to wait for;
+        or raise at the end of the stream."""
         sources = self._sources
 
         for step in range(len(sources)):
@@ -296,6 +300,8 @@ class StreamMerger:
                 src.space.notify()
                 self._turn = index + 1
                 return item
+            if not (src.done or src.lagging):
+                return src
 
         for src in [src for src in sources if src.done]:
             sources.remove(src)
@@ -315,9 +321,16 @@ class StreamMerger:
                     item = self._take()
                 except _End:
                     raise StopIteration from None
-                if item is not _Empty:
+                if item is _Empty:
+                    self._ready.wait()
+                elif isinstance(item, _Source):
+                    self._ready.wait_for(
+                        lambda: item.buffer or item.done or self._closed,
+                        _GRACE,
+                    )
+                    item.lagging = not (item.buffer or item.done)
+                else:
                     return item
-                self._ready.wait()
 
     async def _next_async(self):
         loop = asyncio.get_running_loop()
@@ -329,15 +342,20 @@ class StreamMerger:
                     item = self._take()
                 except _End:
                     raise StopAsyncIteration from None
-                if item is not _Empty:
+                if item is not _Empty and not isinstance(item, _Source):
                     return item
                 future = loop.create_future()
                 self._async_readers.add((loop, future))
             try:
-                await future
+                if item is _Empty:
+                    await future
+                else:
+                    await asyncio.wait([future], timeout=_GRACE)
             finally:
                 with self._lock:
                     self._async_readers.discard((loop, future))
+                    if isinstance(item, _Source):
+                        item.lagging = not (item.buffer or item.done)
 
     def close(self):
         """Stop the forwarders, close the sources, end the output.
