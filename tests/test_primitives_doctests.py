@@ -2,6 +2,7 @@
 
 import doctest
 import importlib
+import pathlib
 
 import pytest
 
@@ -26,3 +27,11 @@ def test_core_docstring_examples(name):
         result = doctest.testmod(module)
         assert result.failed == 0
         assert result.attempted > 0, module.__name__
+
+
+@pytest.mark.timeout(60)
+def test_parallel_api_document_examples():
+    path = pathlib.Path(__file__).parent.parent / "docs" / "parallel-api.md"
+    result = doctest.testfile(str(path), module_relative=False)
+    assert result.failed == 0
+    assert result.attempted > 20
