@@ -91,3 +91,14 @@ def wait_until(predicate, timeout, step=0.001):
             return False
         time.sleep(step)
     return True
+
+
+def run_threads(fn, count, timeout):
+    """Run ``fn`` in ``count`` daemon threads at once; all must finish."""
+    threads = [threading.Thread(target=fn, daemon=True)
+               for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a thread did not finish in time"

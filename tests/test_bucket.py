@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from primitives_support import FakeClock, core_modules, impl_params
+from primitives_support import (
+    FakeClock,
+    core_modules,
+    impl_params,
+    run_threads,
+)
 
 SECOND = 10**9
 
@@ -208,12 +213,7 @@ def test_threads_reserving_get_distinct_slots(impl):
         with lock:
             delays.extend(mine)
 
-    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(50)
-        assert not t.is_alive()
+    run_threads(hammer, 4, 50)
     delays.sort()
     assert delays[:5] == [0] * 5
     assert delays[5:] == [10**6 * k for k in range(1, len(delays) - 4)]
@@ -233,11 +233,6 @@ def test_threads_taking_at_once_stay_within_the_bound(impl):
         with lock:
             counts.append(got)
 
-    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(50)
-        assert not t.is_alive()
+    run_threads(hammer, 4, 50)
     elapsed = (impl.monotonic_ns() - start) / SECOND
     assert burst <= sum(counts) <= burst + rate * elapsed

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from primitives_support import core_modules, impl_params
+from primitives_support import core_modules, impl_params, run_threads
 
 CASE_29 = [
     ("add", 79, 79, False),
@@ -191,12 +191,7 @@ def test_threads_hammering_one_counter_lose_nothing(impl):
         with flags_lock:
             flags.extend(mine)
 
-    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(50)
-        assert not t.is_alive()
+    run_threads(hammer, 4, 50)
     assert c.current_load == 0
     assert not c.paused
     paused = sum(1 for f in flags if f & impl.PAUSED)
@@ -219,12 +214,7 @@ def test_threads_crossing_the_marks_keep_transitions_alternating(impl):
         with flags_lock:
             flags.extend(mine)
 
-    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(50)
-        assert not t.is_alive()
+    run_threads(hammer, 4, 50)
     paused = sum(1 for f in flags if f & impl.PAUSED)
     resumed = sum(1 for f in flags if f & impl.RESUMED)
     assert c.current_load == 0 and not c.paused

@@ -18,6 +18,7 @@ waiting for it.
 import asyncio
 import threading
 
+from ._aio import wake
 from ._backend import counter
 from .context import WaitBudget
 
@@ -101,7 +102,7 @@ class BackpressureController(counter.LoadCounter):
             waiters = list(self._async_waiters)
             self._async_waiters.clear()
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future)
+            wake(loop, future)
 
     @property
     def waiters(self):
@@ -146,7 +147,7 @@ class BackpressureController(counter.LoadCounter):
         waiter = (loop, future)
         with WaitBudget(ctx, timeout, "check_backpressure") as budget:
             budget.watch(
-                lambda: loop.call_soon_threadsafe(_resolve, future)
+                lambda: wake(loop, future)
             )
             with self._cond:
                 if not self.paused:
@@ -186,8 +187,3 @@ class BackpressureController(counter.LoadCounter):
             f"paused={self.paused} high={self.high_water_mark} "
             f"low={self.low_water_mark}>"
         )
-
-
-def _resolve(future):
-    if not future.done():
-        future.set_result(None)

@@ -20,6 +20,7 @@ import asyncio
 import threading
 import time
 
+from ._aio import wake
 from ._backend import bucket
 from .context import WaitBudget
 from .errors import DeadlineExceeded, LimiterShutdownError
@@ -93,10 +94,10 @@ class RateLimiter(bucket.TokenBucket):
             self._closed_event.set()
             wakers = list(self._wakers)
             waiters = list(self._async_waiters)
-        for wake in wakers:
-            wake.set()
+        for stop in wakers:
+            stop.set()
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future)
+            wake(loop, future)
 
     def _reserve(self, n, budget):
         if self._closed_event.is_set():
@@ -139,35 +140,35 @@ class RateLimiter(bucket.TokenBucket):
             return
 
         target = self.now() + delay
-        wake = self._closed_event
+        stop = self._closed_event
         if ctx is not None:
-            wake = threading.Event()
+            stop = threading.Event()
             with self._lock:
-                self._wakers.add(wake)
+                self._wakers.add(stop)
                 if self._closed_event.is_set():
-                    wake.set()
+                    stop.set()
         try:
             with budget:
-                budget.watch(wake.set)
-                if self._sleep_until(target, wake):
+                budget.watch(stop.set)
+                if self._sleep_until(target, stop):
                     return
         finally:
             if ctx is not None:
                 with self._lock:
-                    self._wakers.discard(wake)
+                    self._wakers.discard(stop)
         self._give_up(n, ticket, budget)
 
-    def _sleep_until(self, target, wake):
+    def _sleep_until(self, target, stop):
         while True:
             left = target - self.now()
             if left <= 0:
                 return True
-            if wake.is_set():
+            if stop.is_set():
                 return False
             if self._fake_clock:
-                wake.wait(min(left / 1e9, _FAKE_CLOCK_POLL))
+                stop.wait(min(left / 1e9, _FAKE_CLOCK_POLL))
             elif left > SPIN_NS:
-                wake.wait((left - SPIN_NS) / 1e9)
+                stop.wait((left - SPIN_NS) / 1e9)
             else:
                 time.sleep(0)
 
@@ -189,7 +190,7 @@ class RateLimiter(bucket.TokenBucket):
         try:
             with budget:
                 budget.watch(
-                    lambda: loop.call_soon_threadsafe(_resolve, interrupted)
+                    lambda: wake(loop, interrupted)
                 )
                 while not interrupted.done():
                     left = target - self.now()
@@ -226,8 +227,3 @@ class RateLimiter(bucket.TokenBucket):
             f"<RateLimiter {self.rate:g}/s burst={self.burst} "
             f"closed={self.closed}>"
         )
-
-
-def _resolve(future):
-    if not future.done():
-        future.set_result(None)

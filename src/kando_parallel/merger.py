@@ -33,6 +33,7 @@ import queue
 import threading
 import time
 
+from ._aio import wake
 from .errors import MergerClosedError
 
 __all__ = ["END", "StreamMerger"]
@@ -217,7 +218,7 @@ class StreamMerger:
         self._ready.notify_all()
         if self._async_readers:
             for loop, future in self._async_readers:
-                loop.call_soon_threadsafe(_resolve, future)
+                wake(loop, future)
             self._async_readers.clear()
 
     def _forward_iterable(self, src):
@@ -427,8 +428,3 @@ class _AsyncOutput:
 
     async def __anext__(self):
         return await self._merger._next_async()
-
-
-def _resolve(future):
-    if not future.done():
-        future.set_result(None)

@@ -11,24 +11,17 @@ same answers to the same calls.  Cost: one lock round trip a call.
 
 import math
 import numbers
-import operator
 import threading
 import time
+
+from . import _ints
 
 FRAC_BITS = 4
 CLOSED = -1
 TOO_LATE = -2
 
-_INT64_MAX = 2**63 - 1
 _TOLERANCE_MAX = 1 << 62
 _UNITS_PER_SECOND = 1e9 * (1 << FRAC_BITS)
-
-
-def _int64(value):
-    value = operator.index(value)
-    if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
-        raise OverflowError("value too large to convert to int64_t")
-    return value
 
 
 def _to_ns_up(fixed):
@@ -73,7 +66,7 @@ class TokenBucket:
             raise ValueError(f"burst must be >= 1, got {burst!r}")
         self._clock = clock
         self._rate = float(rate)
-        self._burst = _int64(burst)
+        self._burst = _ints.as_int64(burst)
         self._lock = threading.Lock()
 
         rate = self._rate
@@ -104,10 +97,10 @@ class TokenBucket:
     def _now(self):
         if self._clock is None:
             return time.monotonic_ns()
-        return _int64(self._clock())
+        return _ints.as_int64(self._clock())
 
     def _check(self, n):
-        n = _int64(n)
+        n = _ints.as_int64(n)
         if n < 1 or n > self._burst:
             raise ValueError(
                 f"n must be between 1 and the burst ({self._burst}), "
@@ -119,7 +112,7 @@ class TokenBucket:
         at = (now - self._origin) << FRAC_BITS
         with self._lock:
             tat = self._tat
-            if tat == _INT64_MAX:
+            if tat == _ints.INT64_MAX:
                 return CLOSED, 0
             new = max(tat, at) + n * self._interval
             delay = 0
@@ -156,7 +149,7 @@ class TokenBucket:
         n = self._check(n)
         return self._take(n, self._now())[0]
 
-    def reserve(self, n=1, max_wait_ns=_INT64_MAX):
+    def reserve(self, n=1, max_wait_ns=_ints.INT64_MAX):
         """Reserve ``n`` tokens now for use after a delay.
 
         Returns ``(delay_ns, ticket)``.  ``delay_ns >= 0`` is how long the
@@ -174,7 +167,7 @@ class TokenBucket:
         (-2, 0)
         """
         n = self._check(n)
-        return self._take(n, self._now(), _int64(max_wait_ns))
+        return self._take(n, self._now(), _ints.as_int64(max_wait_ns))
 
     def cancel(self, n, ticket):
         """Give back a reservation's tokens unless later ones depend on it.
@@ -182,7 +175,7 @@ class TokenBucket:
         Returns whether the tokens went back.
         """
         n = self._check(n)
-        ticket = _int64(ticket)
+        ticket = _ints.as_int64(ticket)
         with self._lock:
             if self._tat != ticket:
                 return False
@@ -192,19 +185,19 @@ class TokenBucket:
     def close(self):
         """Admit nothing from now on."""
         with self._lock:
-            self._tat = _INT64_MAX
+            self._tat = _ints.INT64_MAX
 
     @property
     def closed(self):
         """True once ``close`` was called."""
-        return self._tat == _INT64_MAX
+        return self._tat == _ints.INT64_MAX
 
     @property
     def available(self):
         """Whole tokens available now."""
         at = (self._now() - self._origin) << FRAC_BITS
         tat = self._tat
-        if tat == _INT64_MAX:
+        if tat == _ints.INT64_MAX:
             return 0
         owed = max(tat - at, 0)
         if owed >= self._tolerance:

@@ -9,8 +9,9 @@ the marks after every change, zero load never paused).  Cost: one lock
 round trip a change.
 """
 
-import operator
 import threading
+
+from . import _ints
 
 PAUSED = 1
 RESUMED = 2
@@ -18,14 +19,6 @@ BAD_MARKS = 4
 
 MARK_MAX = 2**31 - 1
 LOAD_MAX = 2**62 - 1
-_INT64_MAX = 2**63 - 1
-
-
-def _int64(value):
-    value = operator.index(value)
-    if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
-        raise OverflowError("value too large to convert to int64_t")
-    return value
 
 
 def _low_of(marks):
@@ -100,7 +93,7 @@ class LoadCounter:
 
     def add_load(self, n=1):
         """Add ``n >= 0`` to the load; return the transitions caused."""
-        n = _int64(n)
+        n = _ints.as_int64(n)
         if n < 0:
             raise ValueError(f"add_load needs n >= 0, got {n}")
         flags = self._change(n)
@@ -110,7 +103,7 @@ class LoadCounter:
 
     def remove_load(self, n=1):
         """Remove ``n >= 0`` from the load, clamping it at zero."""
-        n = _int64(n)
+        n = _ints.as_int64(n)
         if n < 0:
             raise ValueError(f"remove_load needs n >= 0, got {n}")
         flags = self._change(-n)
@@ -147,7 +140,7 @@ class LoadCounter:
             return _transition(old, self._state)
 
     def _set_one_mark(self, high, low):
-        flags = self._set_marks(_int64(high), _int64(low))
+        flags = self._set_marks(_ints.as_int64(high), _ints.as_int64(low))
 
         if flags & BAD_MARKS:
             raise ValueError(
