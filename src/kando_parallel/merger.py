@@ -6,9 +6,14 @@ while its buffer is full, so a source that never yields holds up nothing
 but its own thread.  The consumer serves the sources that have an item
 buffered in strict rotation, starting after the one served last, so every
 source that keeps up gets the same share whatever the order it was added
-in, and items of one source leave in the order they came.  One lock guards
-all buffers; a condition on it parks the consumer, and one per source parks
-that source's forwarder.
+in, and items of one source leave in the order they came.  When the
+source whose turn it is has nothing buffered, the consumer waits for it
+up to one GIL switch interval (the time a runnable thread may wait for
+the interpreter) before it passes over it; a source passed over that way
+is not waited for again until it produces, so a silent source costs that
+wait once, not on every item.  One lock guards all buffers; a condition
+on it parks the consumer, and one per source parks that source's
+forwarder.
 
 Read-ahead is bounded: at most ``max_buffered`` items per source wait in
 the merger, plus the one item each forwarder holds while its buffer is
@@ -30,6 +35,7 @@ one second for the forwarders and leaves such a thread (a daemon) behind.
 import asyncio
 import collections
 import queue
+import sys
 import threading
 import time
 
@@ -43,7 +49,7 @@ END = object()
 
 _QUEUE_POLL = 0.05
 _CLOSE_WAIT = 1.0
-_GRACE = 0.002
+_GRACE = max(0.002, sys.getswitchinterval())
 _QUEUE_SHUTDOWN = getattr(queue, "ShutDown", None)
 
 
