@@ -11,6 +11,9 @@ from kando_parallel.errors import Cancelled, DeadlineExceeded
 
 from primitives_support import Runner, wait_until
 
+# Every test here runs under a hard timeout, so that a hang fails.
+pytestmark = pytest.mark.timeout(30)
+
 
 def paused_controller(size=100):
     bp = BackpressureController(size)

@@ -8,6 +8,9 @@ from kando_parallel.balancer import LoadBalancer, Worker
 from kando_parallel.context import with_cancel
 from kando_parallel.errors import Cancelled, NoWorkersError
 
+# Every test here runs under a hard timeout, so that a hang fails.
+pytestmark = pytest.mark.timeout(30)
+
 
 class Recorder:
     def __init__(self, name, log=None):

@@ -14,6 +14,9 @@ from primitives_support import (
     run_threads,
 )
 
+# Every test here runs under a hard timeout, so that a hang fails.
+pytestmark = pytest.mark.timeout(30)
+
 SECOND = 10**9
 
 

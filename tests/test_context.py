@@ -16,6 +16,9 @@ from kando_parallel.context import (
 )
 from kando_parallel.errors import Cancelled, DeadlineExceeded
 
+# Every test here runs under a hard timeout, so that a hang fails.
+pytestmark = pytest.mark.timeout(30)
+
 
 def test_background_is_never_done():
     ctx = background()

@@ -7,6 +7,9 @@ import pytest
 
 from primitives_support import core_modules, impl_params, run_threads
 
+# Every test here runs under a hard timeout, so that a hang fails.
+pytestmark = pytest.mark.timeout(30)
+
 CASE_29 = [
     ("add", 79, 79, False),
     ("add", 1, 80, True),

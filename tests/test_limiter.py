@@ -18,6 +18,9 @@ from kando_parallel.limiter import RateLimiter
 
 from primitives_support import FakeClock, Runner, wait_until
 
+# Every test here runs under a hard timeout, so that a hang fails.
+pytestmark = pytest.mark.timeout(30)
+
 SECOND = 10**9
 
 

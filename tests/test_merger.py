@@ -14,6 +14,9 @@ from kando_parallel.merger import END, StreamMerger
 
 from primitives_support import Runner, wait_until
 
+# Every test here runs under a hard timeout, so that a hang fails.
+pytestmark = pytest.mark.timeout(30)
+
 
 def counting(i):
     for k in itertools.count():

@@ -23,6 +23,9 @@ from kando_parallel.pool import WorkerPool
 
 from primitives_support import Runner, wait_until
 
+# Every test here runs under a hard timeout, so that a hang fails.
+pytestmark = pytest.mark.timeout(30)
+
 
 def noop():
     return None
