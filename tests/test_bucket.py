@@ -1,5 +1,6 @@
 """The token bucket of the core, compiled and pure: cases 22 and 24."""
 
+import pickle
 import random
 import threading
 
@@ -239,3 +240,9 @@ def test_threads_taking_at_once_stay_within_the_bound(impl):
     run_threads(hammer, 4, 50)
     elapsed = (impl.monotonic_ns() - start) / SECOND
     assert burst <= sum(counts) <= burst + rate * elapsed
+
+
+@impl_params("bucket")
+def test_buckets_are_not_picklable_in_either_implementation(impl):
+    with pytest.raises(TypeError):
+        pickle.dumps(impl.TokenBucket(2.0, 1))

@@ -1,5 +1,6 @@
 """The load counter of the core, compiled and pure: case 29 and more."""
 
+import pickle
 import random
 import threading
 
@@ -222,3 +223,9 @@ def test_threads_crossing_the_marks_keep_transitions_alternating(impl):
     resumed = sum(1 for f in flags if f & impl.RESUMED)
     assert c.current_load == 0 and not c.paused
     assert paused == resumed
+
+
+@impl_params("counter")
+def test_counters_are_not_picklable_in_either_implementation(impl):
+    with pytest.raises(TypeError):
+        pickle.dumps(impl.LoadCounter(2, 1))

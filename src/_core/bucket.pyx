@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-# cython: cdivision=True, initializedcheck=False
+# cython: cdivision=True, initializedcheck=False, auto_pickle=False
 """The lock-free token bucket behind the rate limiter.
 
 Design note.  The bucket is the generic cell rate algorithm (GCRA): the

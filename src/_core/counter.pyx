@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-# cython: cdivision=True, initializedcheck=False
+# cython: cdivision=True, initializedcheck=False, auto_pickle=False
 """The lock-free load counter behind the backpressure controller.
 
 Design note.  The whole state is two 64-bit words.  ``state`` packs the
