@@ -348,3 +348,26 @@ def test_running_count_and_workers_grow_with_work():
     pool.shutdown(wait=True)
     assert pool.running == 0
     assert all(f.result(1) for f in futures)
+
+
+def test_shutdown_wakes_a_submitter_waiting_with_a_context():
+    pool = WorkerPool(1, 1)
+    event = threading.Event()
+    pool.submit(event.wait, 5)
+    assert wait_until(lambda: pool.running == 1, 2)
+    pool.submit(noop)
+    blocked = Runner(pool.submit, noop, ctx=with_cancel())
+    time.sleep(0.05)
+    assert blocked.thread.is_alive()
+    pool.shutdown(wait=False)
+    blocked.join(1)
+    assert isinstance(blocked.error, PoolShutdownError)
+    event.set()
+    pool.shutdown(wait=True)
+    assert pool.queue_depth == 0 and pool.running == 0
+
+
+def test_negative_timeout_is_refused():
+    with WorkerPool(1, 1) as pool:
+        with pytest.raises(ValueError):
+            pool.submit(noop, timeout=-1, ctx=with_cancel())

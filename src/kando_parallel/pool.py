@@ -1,35 +1,48 @@
 """A thread pool with a bounded queue: :class:`WorkerPool`.
 
-Design note.  One lock guards a deque of waiting tasks, the shutdown flag
-and the counts of idle workers, blocked submitters and running tasks; two
-conditions on that lock park the workers (queue empty) and the submitters
-(queue full).  A submit that finds room appends and wakes one idle worker,
-or starts a new one while there are fewer than ``max_workers``; a worker
-that takes a task wakes one blocked submitter.  Nobody is notified who is
-not waiting, so a busy pool pays one lock round trip per submit and one
-per task taken.
+Design note.  The tasks wait in a ``queue.SimpleQueue``, which the workers
+block on; its bound is a second ``SimpleQueue`` holding one token per free
+place.  Both are C code that releases the GIL while it blocks, so a submit
+that finds a free place, a submit without a context that waits for one,
+and a worker that takes a task all stay out of Python-level conditions.
+Only a submit with a context waits on a condition of the pool's lock, so
+that the context's finish can wake it; a worker notifies that condition
+after handing a token back, and only when the count of such submitters
+says someone waits.  A submitter counts itself before its last look for a
+token and a worker looks at the count after handing one back, so one of
+the two always sees the other: no wake-up is lost.
 
-Shutdown sets the flag under the same lock that a submit holds while it
-checks the flag and appends, so every submit either lands in the queue
-before the flag, and then runs, or sees the flag and raises
-:class:`~kando_parallel.errors.PoolShutdownError`: none is lost or run by
-half.  Workers leave only when the flag is set and the queue is empty, so
-everything accepted runs unless ``cancel_futures`` cancels it.
+Shutdown and submit meet through the shutdown flag and a count of submits
+between their check of the flag and their put (an atomic counter of the
+core).  A submit enters the count, then reads the flag; shutdown sets the
+flag, then waits for the count to drain, and only then puts one stop
+marker per worker behind the tasks, and a closed token among the free
+places to wake submitters that wait for one.  So every submit either puts
+its task before the markers, and the task runs, or sees the flag and
+raises :class:`~kando_parallel.errors.PoolShutdownError`: none is lost or
+run by half.  ``cancel_futures`` takes the waiting tasks out first and
+cancels them.
 """
 
 import atexit
-import collections
 import concurrent.futures
 import os
+import queue
 import threading
+import time
 import weakref
 
+from ._backend import counter
 from .context import WaitBudget
-from .errors import PoolShutdownError
+from .errors import DeadlineExceeded, PoolShutdownError
 
 __all__ = ["WorkerPool"]
 
 _live_pools = weakref.WeakSet()
+_STOP = None
+_FREE = True
+_CLOSED = False
+_ENTERING_POLL = 1e-5
 
 
 class WorkerPool(concurrent.futures.Executor):
@@ -78,13 +91,15 @@ class WorkerPool(concurrent.futures.Executor):
         self._max_workers = max_workers
         self._max_queue_size = max_queue_size
         self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
-        self._queue = collections.deque()
+        self._tasks = queue.SimpleQueue()
+        self._free = queue.SimpleQueue()
+        for _ in range(max_queue_size):
+            self._free.put(_FREE)
+        self._running = counter.LoadCounter(counter.MARK_MAX, 0)
+        self._entering = counter.LoadCounter(counter.MARK_MAX, 0)
         self._threads = []
-        self._idle = 0
         self._blocked = 0
-        self._running = 0
         self._shutdown = False
         _live_pools.add(self)
 
@@ -101,12 +116,13 @@ class WorkerPool(concurrent.futures.Executor):
     @property
     def queue_depth(self):
         """Tasks accepted and not yet taken by a worker."""
-        return len(self._queue)
+        closed = 1 if self._shutdown else 0
+        return max(self._max_queue_size + closed - self._free.qsize(), 0)
 
     @property
     def running(self):
-        """Tasks taken by a worker whose worker has not come back yet."""
-        return self._running
+        """Tasks a worker has started and not yet finished."""
+        return self._running.current_load
 
     @property
     def worker_count(self):
@@ -126,73 +142,102 @@ class WorkerPool(concurrent.futures.Executor):
         future = concurrent.futures.Future()
         item = (future, fn, args, kwargs)
 
+        if self._shutdown:
+            self._refuse_if_shut()
         if ctx is None:
-            with self._lock:
-                if not self._shutdown and (
-                    len(self._queue) < self._max_queue_size
-                ):
-                    self._accept(item)
-                    return future
-        return self._submit_waiting(item, ctx, timeout)
+            self._take_place(timeout)
+        else:
+            self._take_place_or_stop(ctx, timeout)
 
-    def _submit_waiting(self, item, ctx, timeout):
+        entering = self._entering
+        entering.add_load(1)
+        try:
+            if self._shutdown:
+                self._free.put(_FREE)
+                self._refuse_if_shut()
+            if len(self._threads) < self._max_workers:
+                self._start_worker()
+            self._tasks.put(item)
+        finally:
+            entering.remove_load(1)
+        return future
+
+    def _take_place(self, timeout):
+        # Wait for a free place inside the C queue, without a condition.
+        try:
+            token = self._free.get_nowait()
+        except queue.Empty:
+            if timeout is not None and timeout < 0:
+                raise ValueError(f"timeout must be >= 0, got {timeout}")
+            try:
+                token = self._free.get(timeout=timeout)
+            except queue.Empty:
+                raise DeadlineExceeded(
+                    f"WorkerPool.submit timed out after {timeout} s"
+                ) from None
+        if token is _CLOSED:
+            self._free.put(_CLOSED)
+            self._refuse_if_shut()
+
+    def _take_place_or_stop(self, ctx, timeout):
+        # A context can stop the wait: wait on the condition, which the
+        # context's finish, shutdown and every freed place notify.
         with WaitBudget(ctx, timeout, "WorkerPool.submit") as budget:
             budget.watch(self._wake_submitters)
             with self._lock:
                 while True:
-                    if self._shutdown:
-                        raise PoolShutdownError(
-                            "the worker pool is shut down"
-                        )
                     budget.check()
-                    if len(self._queue) < self._max_queue_size:
-                        self._accept(item)
-                        return item[0]
                     self._blocked += 1
                     try:
+                        token = self._free.get_nowait()
+                    except queue.Empty:
                         self._not_full.wait(budget.remaining())
+                        continue
                     finally:
                         self._blocked -= 1
+                    if token is _CLOSED:
+                        self._free.put(_CLOSED)
+                        self._refuse_if_shut()
+                    return
 
-    def _accept(self, item):
-        self._queue.append(item)
-        if self._idle:
-            self._idle -= 1
-            self._not_empty.notify()
-        elif len(self._threads) < self._max_workers:
-            thread = threading.Thread(
-                target=self._work,
-                name=f"kando_parallel-worker-{len(self._threads)}",
-                daemon=True,
-            )
-            self._threads.append(thread)
-            thread.start()
+    def _refuse_if_shut(self):
+        if self._shutdown:
+            raise PoolShutdownError("the worker pool is shut down")
+
+    def _start_worker(self):
+        with self._lock:
+            if len(self._threads) < self._max_workers:
+                thread = threading.Thread(
+                    target=self._work,
+                    name=f"kando_parallel-worker-{len(self._threads)}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def _wake_submitters(self):
         with self._lock:
             self._not_full.notify_all()
 
     def _work(self):
-        lock = self._lock
-        queue = self._queue
-        ran = 0
+        take = self._tasks.get
+        give_back = self._free.put
+        running = self._running
 
         while True:
-            with lock:
-                self._running -= ran
-                while not queue:
-                    if self._shutdown:
-                        return
-                    self._idle += 1
-                    self._not_empty.wait()
-                future, fn, args, kwargs = queue.popleft()
-                if self._blocked:
+            item = take()
+            if item is _STOP:
+                return
+            give_back(_FREE)
+            if self._blocked:
+                with self._lock:
                     self._not_full.notify()
-                self._running += 1
-            ran = 1
 
+            future, fn, args, kwargs = item
+            del item
             if not future.set_running_or_notify_cancel():
                 continue
+            running.add_load(1)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
@@ -200,6 +245,8 @@ class WorkerPool(concurrent.futures.Executor):
                 del exc
             else:
                 future.set_result(result)
+            finally:
+                running.remove_load(1)
             del future, fn, args, kwargs
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -220,15 +267,19 @@ class WorkerPool(concurrent.futures.Executor):
         again, and from several threads at once.
         """
         with self._lock:
+            first = not self._shutdown
             self._shutdown = True
-            dropped = []
-            if cancel_futures:
-                dropped = list(self._queue)
-                self._queue.clear()
-            self._idle = 0
-            self._not_empty.notify_all()
-            self._not_full.notify_all()
+        while self._entering.current_load:
+            time.sleep(_ENTERING_POLL)
+
+        with self._lock:
             threads = list(self._threads)
+            dropped = self._take_waiting() if cancel_futures else []
+            if first:
+                for _ in threads:
+                    self._tasks.put(_STOP)
+                self._free.put(_CLOSED)
+            self._not_full.notify_all()
         _live_pools.discard(self)
 
         for future, *_ in dropped:
@@ -238,11 +289,29 @@ class WorkerPool(concurrent.futures.Executor):
             for thread in threads:
                 thread.join()
 
+    def _take_waiting(self):
+        # Called with the lock held: empty the queue, keep the stop markers.
+        waiting = []
+        stops = 0
+        while True:
+            try:
+                item = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stops += 1
+            else:
+                waiting.append(item)
+                self._free.put(_FREE)
+        for _ in range(stops):
+            self._tasks.put(_STOP)
+        return waiting
+
     def __repr__(self):
         return (
             f"<WorkerPool workers={self.worker_count}/{self._max_workers} "
             f"queued={self.queue_depth}/{self._max_queue_size} "
-            f"running={self._running} shutdown={self._shutdown}>"
+            f"running={self.running} shutdown={self._shutdown}>"
         )
 
 
