@@ -3,7 +3,9 @@
 Run:  python benchmarks/bench_primitives.py [--reps N] [--quick]
 
 Each figure is the median of N repetitions (default 5) in this process,
-timed with time.perf_counter; each peer is measured right next to ours.
+timed with time.perf_counter.  Ours and the peer run in turn within each
+repetition, and a ratio is the median of the per-repetition ratios, so a
+noisy neighbour on the machine slows both sides of a ratio alike.
 The bars are those of issue 3:
 
 - RateLimiter.try_acquire: >= 5x a threading.Lock token bucket and >= 5x
@@ -30,19 +32,28 @@ from kando_parallel.limiter import RateLimiter
 from kando_parallel.pool import WorkerPool
 
 
-def median_time(fn, reps):
-    times = []
+def timed(fn):
+    """Seconds ``fn()`` took, or the time it reports itself if it does."""
+    start = time.perf_counter()
+    inner = fn()
+    return time.perf_counter() - start if inner is None else inner
+
+
+def interleaved(fns, reps):
+    """Run each of ``fns`` once per repetition, in turn; all the times."""
+    times = {name: [] for name in fns}
     for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return times
 
 
-def report(name, ours, peer, bar, unit, higher_is_better=True):
-    ratio = ours / peer if higher_is_better else peer / ours
+def report(name, work, ours, peer, bar, unit):
+    """Print rates (``work`` per median time) and the median ratio."""
+    ratio = statistics.median(p / o for o, p in zip(ours, peer))
     verdict = "meets" if ratio >= bar else "MISSES"
-    print(f"{name}\n    ours {ours:,.0f} {unit}, peer {peer:,.0f} {unit}: "
+    print(f"{name}\n    ours {work / statistics.median(ours):,.0f} {unit}, "
+          f"peer {work / statistics.median(peer):,.0f} {unit}: "
           f"ratio {ratio:.2f} (bar {bar:g}, {verdict})")
     return ratio >= bar
 
@@ -106,15 +117,10 @@ def bench_try_acquire(reps, calls):
         for _ in range(calls):
             acquire()
 
-    ours_rate = calls / median_time(ours, reps)
-    lock_rate = calls / median_time(lock_bucket, reps)
-    ok = report("RateLimiter.try_acquire vs threading.Lock token bucket",
-                ours_rate, lock_rate, 5, "calls/s")
-
     try:
         from aiolimiter import AsyncLimiter
     except ImportError:
-        print("    aiolimiter is not installed: pip install aiolimiter")
+        print("aiolimiter is not installed: pip install aiolimiter")
         return False
 
     async def aio_loop():
@@ -125,10 +131,13 @@ def bench_try_acquire(reps, calls):
             await acquire()
         return time.perf_counter() - start
 
-    aio_times = [asyncio.run(aio_loop()) for _ in range(reps)]
-    aio_rate = calls / statistics.median(aio_times)
-    ok &= report("RateLimiter.try_acquire vs aiolimiter acquire (awaited)",
-                 ours_rate, aio_rate, 5, "calls/s")
+    times = interleaved({"ours": ours, "lock": lock_bucket,
+                         "aio": lambda: asyncio.run(aio_loop())}, reps)
+    ok = report("RateLimiter.try_acquire vs threading.Lock token bucket",
+                calls, times["ours"], times["lock"], 5, "calls/s")
+    ok &= report("RateLimiter.try_acquire vs aiolimiter acquire (awaited "
+                 "inside a running loop)", calls, times["ours"],
+                 times["aio"], 5, "calls/s")
     return ok
 
 
@@ -136,31 +145,41 @@ def noop():
     return None
 
 
-def pool_rate(make, reps, tasks):
-    with make() as pool:
-        pool.submit(noop).result()
+def pool_batch(pool, tasks):
+    def batch():
+        futures = [pool.submit(noop) for _ in range(tasks)]
+        for future in futures:
+            future.result()
 
-        def batch():
-            futures = [pool.submit(noop) for _ in range(tasks)]
-            for future in futures:
-                future.result()
-
-        return tasks / median_time(batch, reps)
+    return batch
 
 
 def bench_pool(reps, tasks):
     workers = min(os.cpu_count() or 1, 4)
-    tpe = pool_rate(lambda: cf.ThreadPoolExecutor(workers), reps, tasks)
-    ours = pool_rate(lambda: WorkerPool(workers), reps, tasks)
+    pools = {
+        "tpe": cf.ThreadPoolExecutor(workers),
+        "default": WorkerPool(workers),
+        "64": WorkerPool(workers, 64),
+        "1024": WorkerPool(workers, 1024),
+    }
+    for pool in pools.values():
+        pool.submit(noop).result()
+    times = interleaved(
+        {name: pool_batch(pool, tasks) for name, pool in pools.items()},
+        reps,
+    )
+    for pool in pools.values():
+        pool.shutdown()
+
     ok = report(
         f"WorkerPool({workers}) default queue ({2 * workers}) vs "
         f"ThreadPoolExecutor({workers}): {tasks:,} no-op submit+result",
-        ours, tpe, 1.0, "tasks/s",
+        tasks, times["default"], times["tpe"], 1.0, "tasks/s",
     )
-    for size in (64, 1024):
-        wide = pool_rate(lambda: WorkerPool(workers, size), reps, tasks)
+    for size in ("64", "1024"):
         report(f"WorkerPool({workers}, max_queue_size={size}) vs "
-               f"ThreadPoolExecutor({workers})", wide, tpe, 1.0, "tasks/s")
+               f"ThreadPoolExecutor({workers})", tasks, times[size],
+               times["tpe"], 1.0, "tasks/s")
     return ok
 
 
@@ -179,11 +198,10 @@ def bench_backpressure(reps, calls):
 
         return loop
 
-    ours_rate = calls / median_time(run(ours), reps)
-    peer_rate = calls / median_time(run(peer), reps)
+    times = interleaved({"ours": run(ours), "peer": run(peer)}, reps)
     return report("BackpressureController add_load+remove_load vs "
-                  "threading.Lock counter", ours_rate, peer_rate, 5,
-                  "pairs/s")
+                  "threading.Lock counter", calls, times["ours"],
+                  times["peer"], 5, "pairs/s")
 
 
 def greedy(acquire, window):
