@@ -72,6 +72,15 @@ def test_task_error_goes_to_its_future_and_the_pool_keeps_working():
         assert good.result(5) == 2
 
 
+def busy_pool(max_queue_size):
+    """A one-worker pool whose worker is held until the event is set."""
+    pool = WorkerPool(1, max_queue_size)
+    event = threading.Event()
+    held = pool.submit(event.wait, 5)
+    assert wait_until(lambda: pool.running == 1, 2)
+    return pool, event, held
+
+
 def operator_div(a, b):
     return a / b
 
@@ -202,11 +211,8 @@ def test_case_17_graceful_shutdown_drains_the_queue():
 
 @pytest.mark.timeout(10)
 def test_case_18_cancel_futures_cancels_queued_work_and_notifies():
-    pool = WorkerPool(1, 10)
-    event = threading.Event()
+    pool, event, f0 = busy_pool(10)
     bodies = []
-    f0 = pool.submit(event.wait, 5)
-    assert wait_until(lambda: pool.running == 1, 2)
     rest = [pool.submit(bodies.append, k) for k in range(1, 4)]
 
     pool.shutdown(wait=False, cancel_futures=True)
@@ -223,10 +229,7 @@ def test_case_18_cancel_futures_cancels_queued_work_and_notifies():
 
 @pytest.mark.timeout(10)
 def test_case_18_shutdown_wakes_blocked_submitters():
-    pool = WorkerPool(1, 1)
-    event = threading.Event()
-    pool.submit(event.wait, 5)
-    assert wait_until(lambda: pool.running == 1, 2)
+    pool, event, _held = busy_pool(1)
     pool.submit(noop)
     blocked = [Runner(pool.submit, noop) for _ in range(3)]
     time.sleep(0.05)
@@ -351,10 +354,7 @@ def test_running_count_and_workers_grow_with_work():
 
 
 def test_shutdown_wakes_a_submitter_waiting_with_a_context():
-    pool = WorkerPool(1, 1)
-    event = threading.Event()
-    pool.submit(event.wait, 5)
-    assert wait_until(lambda: pool.running == 1, 2)
+    pool, event, _held = busy_pool(1)
     pool.submit(noop)
     blocked = Runner(pool.submit, noop, ctx=with_cancel())
     time.sleep(0.05)
