@@ -25,8 +25,9 @@
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from cpython.object cimport PyObject
 
+from kando_parallel._core.atomics cimport kp_atomic_i64
 from kando_parallel._core.subst cimport HNode
-from kando_parallel._core.terms cimport kp_atomic_i64, term_t
+from kando_parallel._core.terms cimport term_t
 
 
 cdef enum GoalKind:

@@ -43,6 +43,12 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memset
 
+from kando_parallel._core.atomics cimport (
+    kp_atomic_cas,
+    kp_atomic_fetch_add,
+    kp_atomic_load,
+    kp_atomic_store,
+)
 from kando_parallel._core.subst cimport (
     HNode,
     Substitution,
@@ -62,10 +68,6 @@ from kando_parallel._core.terms cimport (
     free,
     has_vars,
     is_node,
-    kp_atomic_cas,
-    kp_atomic_fetch_add,
-    kp_atomic_load,
-    kp_atomic_store,
     malloc,
     node_args,
     node_new,
@@ -276,6 +278,8 @@ cdef uint32_t table_candidates(FactTable *table, term_t *args, HNode *root,
     cdef term_t word
 
     rows[0] = NULL
+    if table.rows == 0:
+        return 0
     for column in range(table.arity):
         word = walk_term(args[column], root)
         if is_node(word) or term_is_var(word):

@@ -17,7 +17,8 @@
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
-from kando_parallel._core.terms cimport kp_atomic_i64, term_t
+from kando_parallel._core.atomics cimport kp_atomic_i64
+from kando_parallel._core.terms cimport term_t
 
 
 cdef struct HNode:

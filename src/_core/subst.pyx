@@ -23,10 +23,10 @@ from collections.abc import Mapping
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
+from kando_parallel._core.atomics cimport kp_atomic_fetch_add
 from kando_parallel._core.terms cimport (
     Var,
     free,
-    kp_atomic_fetch_add,
     malloc,
     term_decref,
     term_incref,

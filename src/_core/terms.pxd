@@ -27,13 +27,10 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 from cpython.object cimport PyObject
 
 
-cdef extern from "atomics.h":
-    ctypedef int64_t kp_atomic_i64
-    int64_t kp_atomic_load(kp_atomic_i64 *p) noexcept nogil
-    void kp_atomic_store(kp_atomic_i64 *p, int64_t v) noexcept nogil
-    int64_t kp_atomic_fetch_add(kp_atomic_i64 *p, int64_t d) noexcept nogil
-    int kp_atomic_cas(kp_atomic_i64 *p, int64_t *expected,
-                      int64_t desired) noexcept nogil
+from kando_parallel._core.atomics cimport (
+    kp_atomic_fetch_add,
+    kp_atomic_i64,
+)
 
 
 ctypedef uint64_t term_t

@@ -38,6 +38,12 @@ from cpython.ref cimport Py_INCREF
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memset
 
+from kando_parallel._core.atomics cimport (
+    kp_atomic_fetch_add,
+    kp_atomic_load,
+    kp_atomic_store,
+)
+
 
 # ------------------------------------------------------------------ nodes
 

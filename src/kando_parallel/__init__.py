@@ -20,6 +20,36 @@ from kando_parallel.lists import (
     tailo,
 )
 
+from kando_parallel.backpressure import BackpressureController
+from kando_parallel.balancer import LoadBalancer, Worker
+from kando_parallel.context import (
+    CancelContext,
+    Context,
+    background,
+    with_cancel,
+    with_deadline,
+    with_timeout,
+)
+from kando_parallel.errors import (
+    Cancelled,
+    DeadlineExceeded,
+    ErrLimiterShutdown,
+    ErrPoolShutdown,
+    LimiterShutdownError,
+    MergerClosedError,
+    NoWorkersError,
+    PoolShutdownError,
+)
+from kando_parallel.executor import (
+    ParallelConfig,
+    ParallelExecutor,
+    ParallelStream,
+    parallel_run,
+)
+from kando_parallel.limiter import RateLimiter
+from kando_parallel.merger import StreamMerger
+from kando_parallel.pool import WorkerPool
+
 __version__ = "0.1.0"
 
 Cons = terms.Cons
@@ -41,6 +71,7 @@ Facts = engine.Facts
 Goal = engine.Goal
 Relation = engine.Relation
 Search = engine.Search
+SearchCancelled = engine.SearchCancelled
 conde = engine.conde
 conj = engine.conj
 disj = engine.disj

@@ -12,7 +12,7 @@ the reason the compiled core did not import.
 import importlib
 import os
 
-MODULES = ("terms", "subst", "unify", "engine")
+MODULES = ("terms", "subst", "unify", "engine", "counter", "bucket")
 
 
 def _wanted_pure():
@@ -43,3 +43,5 @@ terms = _modules["terms"]
 subst = _modules["subst"]
 unify = _modules["unify"]
 engine = _modules["engine"]
+counter = _modules["counter"]
+bucket = _modules["bucket"]

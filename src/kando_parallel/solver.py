@@ -6,6 +6,7 @@ deadline, report progress while it works, and be interrupted with
 Ctrl-C between slices.
 """
 
+import threading
 import time
 
 from kando_parallel._backend import engine
@@ -52,13 +53,15 @@ class Progress:
 
 
 def solve(query, *goals, limit=None, timeout=None, progress=None,
-          occurs_check=True):
+          occurs_check=True, workers=1):
     """The answers of ``goals`` for ``query``, at most ``limit`` of them.
 
     ``limit`` of ``None`` or 0 means all.  ``timeout`` is in seconds;
     when it passes, :class:`SolveTimeout` is raised with the answers found
     so far.  ``progress``, if given, is called with a :class:`Progress`
-    about once a second while the search runs.
+    about once a second while the search runs.  ``workers`` above 1
+    searches in parallel on that many threads; the answers are the same,
+    in an order that depends on the workers' timing.
 
     >>> from kando_parallel import var, membero
     >>> q = var()
@@ -68,6 +71,13 @@ def solve(query, *goals, limit=None, timeout=None, progress=None,
     limit = check_count(limit)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number, not {timeout}")
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be an int, not {workers!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, not {workers}")
+    if workers > 1:
+        return _solve_parallel(query, goals, limit, timeout, progress,
+                               occurs_check, workers)
 
     start = time.monotonic()
     deadline = None if timeout is None else start + timeout
@@ -92,3 +102,58 @@ def solve(query, *goals, limit=None, timeout=None, progress=None,
                              search.pending)
                 )
     return answers
+
+
+def _solve_parallel(query, goals, limit, timeout, progress, occurs_check,
+                    workers):
+    from kando_parallel.errors import DeadlineExceeded
+    from kando_parallel.executor import ParallelConfig, ParallelExecutor
+
+    start = time.monotonic()
+    answers = []
+    config = ParallelConfig(max_workers=workers)
+    with ParallelExecutor(config) as executor:
+        found = executor.search(query, *goals, timeout=timeout,
+                                occurs_check=occurs_check)
+        reporter = _Reporter(found, answers, start, progress)
+        try:
+            for answer in found:
+                answers.append(answer)
+                if limit is not None and len(answers) >= limit:
+                    break
+        except DeadlineExceeded:
+            raise SolveTimeout(timeout, answers) from None
+        finally:
+            reporter.stop()
+            found.close()
+    return answers
+
+
+class _Reporter:
+    """Calls ``progress`` about once a second while a parallel run works."""
+
+    def __init__(self, found, answers, start, progress):
+        self._found = found
+        self._answers = answers
+        self._start = start
+        self._progress = progress
+        self._stopped = threading.Event()
+        self._thread = None
+        if progress is not None:
+            self._thread = threading.Thread(
+                target=self._run, name="kando-progress", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self):
+        while not self._stopped.wait(PROGRESS_EVERY_S):
+            self._progress(
+                Progress(len(self._answers), self._found.steps,
+                         time.monotonic() - self._start,
+                         self._found.pending)
+            )
+
+    def stop(self):
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()

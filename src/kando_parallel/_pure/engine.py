@@ -805,6 +805,8 @@ class _FactTable:
 
     def candidates(self, args, root):
         """The numbers of the rows that may match ``args`` in ``root``."""
+        if not self.rows:
+            return ()
         best = None
         for column, arg in enumerate(args):
             value = walk_term(arg, root)
