@@ -1074,8 +1074,10 @@ def pygoal(fn):
 
     ``fn`` receives the current :class:`Substitution` and returns an
     iterable of substitutions that extend it (from :func:`unify`, say);
-    ``None`` items are skipped.  The search takes one answer at a time
-    and closes the iterable when it stops early.
+    ``None`` items are skipped, and give the search a chance to run other
+    branches and to notice a cancellation.  The search takes one answer
+    at a time and closes the iterable when it stops early.  ``fn`` may
+    also return a goal, which then runs in its place.
 
     >>> from kando_parallel import var, run, unify
     >>> q = var()
@@ -1677,11 +1679,18 @@ cdef class Search:
     cdef int python_goal(self, Task *task) except -2:
         cdef GoalNode *goal = task.goal
         cdef GoalNode *stream
+        cdef bint dynamic
 
         if goal.kind == G_PY:
             state = substitution_from_root(hnode_incref(task.root),
                                            not self.occurs_check)
             result = (<object>goal.py)(state)
+            if isinstance(result, Goal):
+                # A goal chosen by Python runs in place of this one.
+                task.goal = compile_goal((<Goal>result).node, 0, 0,
+                                         &dynamic)
+                goal_decref(goal)
+                return 2
             iterator = iter(() if result is None else result)
             stream = new_simple(G_PYSTREAM)
             Py_INCREF(iterator)

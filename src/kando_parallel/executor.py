@@ -438,8 +438,9 @@ class ParallelExecutor:
         parallel: each branch starts as its own search on the workers.
 
         Inside a search that already runs on this executor's workers the
-        branches are searched in turn instead, so that a worker never
-        waits for the pool it occupies.
+        branches become an ordinary disjunction of that search, which the
+        workers share out as they share any other choice; so a worker
+        never waits for the pool it occupies.
 
         >>> from kando_parallel import var, eq, run
         >>> q = var()
@@ -459,7 +460,7 @@ class ParallelExecutor:
 
         def evaluate(state):
             if getattr(_CURRENT, "executor", None) is self:
-                return _sequential(branches, state)
+                return branches
             searches = [
                 Search(None, goal, state=state) for goal in goals
             ]
@@ -497,16 +498,6 @@ class ParallelExecutor:
 
     def __exit__(self, *exc_info):
         self.shutdown()
-
-
-def _sequential(goal, state):
-    with Search(None, goal, state=state) as search:
-        while True:
-            status = search.step(1 << 16)
-            if status == Search.ANSWER:
-                yield search.answer_substitution()
-            elif status != Search.BUDGET:
-                return
 
 
 def _is_thread_based(executor):

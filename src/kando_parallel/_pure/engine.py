@@ -367,9 +367,11 @@ def pygoal(fn):
     """A goal written in Python: ``fn(s)`` yields substitutions.
 
     ``fn`` receives the current :class:`Substitution` and returns an
-    iterable of substitutions that extend it (from :func:`unify`, say).
-    The search takes one answer at a time and closes the iterable when it
-    stops early.
+    iterable of substitutions that extend it (from :func:`unify`, say);
+    ``None`` items are skipped, and give the search a chance to run other
+    branches and to notice a cancellation.  The search takes one answer
+    at a time and closes the iterable when it stops early.  ``fn`` may
+    also return a goal, which then runs in its place.
 
     >>> from kando_parallel import var, run, unify
     >>> q = var()
@@ -1068,6 +1070,10 @@ class Search:
                     state = Substitution._wrap(root)
                     state._may_cycle = not occurs_check
                     result = goal.fn(state)
+                    if isinstance(result, Goal):
+                        # A goal chosen by Python runs in place of this one.
+                        goal = compile_goal(result, 0, 0)[0]
+                        continue
                     goal = PyStream(iter(() if result is None else result))
                     continue
                 elif kind == PYSTREAM:

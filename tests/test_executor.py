@@ -1,0 +1,446 @@
+"""Parallel evaluation: ParallelExecutor, parallel_disj, parallel_run,
+ParallelStream, and cases 33 and 35 of the behaviour cases.
+
+Every blocking step here runs under a deadline, and the module has a hard
+timeout, so a hang fails instead of stalling the suite.
+"""
+
+import concurrent.futures
+import queue
+import threading
+import time
+
+import pytest
+
+from kando_parallel import (
+    Cancelled,
+    DeadlineExceeded,
+    Facts,
+    ParallelConfig,
+    ParallelExecutor,
+    ParallelStream,
+    PoolShutdownError,
+    conj,
+    disj,
+    eq,
+    fail,
+    fresh,
+    membero,
+    parallel_run,
+    pygoal,
+    relation,
+    run,
+    unify,
+    var,
+    with_cancel,
+)
+from kando_parallel.puzzles.queens import is_solution, queens_goal
+from kando_parallel.puzzles.zebra import zebra_goals
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def config(workers=2, **options):
+    return ParallelConfig(max_workers=workers, **options)
+
+
+def wait_until(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+class Watched:
+    """Python goals that never answer and record when they are closed."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.started = 0
+        self.closed = 0
+
+    def goal(self):
+        def forever(state):
+            with self.lock:
+                self.started += 1
+            try:
+                while True:
+                    time.sleep(0.0005)
+                    yield None
+            finally:
+                with self.lock:
+                    self.closed += 1
+
+        return pygoal(forever)
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_config_defaults_and_validation():
+    assert config(3).workers == 3
+    assert config(3).queue_size == 30
+    assert ParallelConfig().workers >= 1
+    with pytest.raises(ValueError):
+        ParallelConfig(max_workers=-1)
+    with pytest.raises(TypeError):
+        ParallelConfig(max_workers=1.5)
+    with pytest.raises(ValueError):
+        ParallelConfig(rate_limit=-2)
+    with pytest.raises(TypeError):
+        ParallelExecutor(config="fast")
+
+
+# ---------------------------------------------------------------- answers
+
+
+def test_parallel_run_finds_what_run_finds():
+    queens, goal = queens_goal(6)
+    with ParallelExecutor(config()) as executor:
+        found = executor.run(0, queens, goal)
+
+    assert sorted(found) == sorted(run(0, queens, goal))
+    assert len(found) == 4
+    assert all(is_solution(answer) for answer in found)
+
+
+def test_eight_queens_on_two_workers_gives_92_distinct_solutions():
+    queens, goal = queens_goal(8)
+    with ParallelExecutor(config()) as executor:
+        found = executor.run(0, queens, goal)
+
+    assert len(found) == 92
+    assert len(set(found)) == 92
+    assert all(is_solution(answer) for answer in found)
+
+
+def test_zebra_on_two_workers():
+    _, owner, drinker, goals = zebra_goals()
+    with ParallelExecutor(config()) as executor:
+        found = executor.run(0, (owner, drinker), *goals)
+
+    assert found == [("japanese", "norwegian")]
+
+
+def test_run_n_gives_exactly_n_when_there_are_more():
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        found = executor.run(5, q, membero(q, list(range(100))))
+
+    assert len(found) == 5
+    assert len(set(found)) == 5
+
+
+def test_run_rejects_a_bad_count():
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        with pytest.raises(ValueError):
+            executor.run(-1, q, eq(q, 1))
+        with pytest.raises(TypeError):
+            executor.run(1.5, q, eq(q, 1))
+
+
+def test_parallel_run_function_form():
+    found = parallel_run(0, lambda q: membero(q, ["a", "b", "c"]), config())
+
+    assert sorted(found) == ["a", "b", "c"]
+
+
+def test_parallel_disj_as_a_goal_in_a_sequential_run():
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        goal = executor.parallel_disj(
+            eq(q, 1), membero(q, [2, 3]), fail, eq(q, 4)
+        )
+        found = run(0, q, goal)
+
+    assert sorted(found) == [1, 2, 3, 4]
+
+
+def test_parallel_disj_keeps_the_state_it_starts_from():
+    x, y = var(), var()
+    with ParallelExecutor(config()) as executor:
+        goal = conj(
+            eq(x, "left"),
+            executor.parallel_disj(eq(y, (x, 1)), eq(y, (x, 2))),
+        )
+        found = run(0, y, goal)
+
+    assert sorted(found) == [("left", 1), ("left", 2)]
+
+
+def test_parallel_disj_of_one_or_no_goal():
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        assert run(0, q, executor.parallel_disj()) == []
+        assert run(0, q, executor.parallel_disj(eq(q, 7))) == [7]
+        with pytest.raises(TypeError):
+            executor.parallel_disj("not a goal")
+
+
+def test_nested_parallel_disj_inside_a_parallel_run_does_not_deadlock():
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        inner = executor.parallel_disj(eq(q, 1), eq(q, 2))
+        outer = executor.parallel_disj(inner, eq(q, 3))
+        found = executor.run(0, q, outer, timeout=20)
+
+    assert sorted(found) == [1, 2, 3]
+
+
+def test_an_error_in_a_branch_reaches_the_caller():
+    @relation(dynamic=True)
+    def broken(x):
+        raise ArithmeticError("this branch is broken")
+
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        with pytest.raises(ArithmeticError, match="broken"):
+            executor.run(0, q, disj(membero(q, [1, 2]), broken(q)))
+
+
+def test_timeout_raises_deadline_exceeded():
+    @relation
+    def nevero():
+        return nevero()
+
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            executor.run(0, q, nevero(), timeout=0.3)
+        assert time.monotonic() - start < 5
+
+
+def test_submit_after_shutdown_is_refused():
+    q = var()
+    executor = ParallelExecutor(config())
+    executor.shutdown()
+
+    with pytest.raises(PoolShutdownError):
+        executor.run(0, q, eq(q, 1))
+
+
+def test_rate_limit_paces_the_searches_started():
+    q = var()
+    with ParallelExecutor(config(rate_limit=1000)) as executor:
+        found = executor.run(0, q, membero(q, list(range(50))))
+
+    assert sorted(found) == list(range(50))
+
+
+def test_backpressure_bounds_the_answers_in_flight():
+    q = var()
+    loads = []
+    with ParallelExecutor(config(max_queue_size=10)) as executor:
+        controller = executor._backpressure
+        with executor.search(q, membero(q, list(range(500)))) as found:
+            for count, _ in enumerate(found):
+                loads.append(controller.current_load)
+                if count % 50 == 0:
+                    time.sleep(0.02)
+
+    assert len(loads) == 500
+    # The high water mark is 8 of 10; a worker already past its check
+    # may add one more answer each.
+    assert max(loads) <= 8 + 2
+
+
+# ---------------------------------------------------------------- case 33
+
+
+def test_case_33a_cancel_reaches_every_branch():
+    watched = Watched()
+    q = var()
+    ctx = with_cancel()
+    outcome = {}
+
+    with ParallelExecutor(config(workers=5)) as executor:
+        goal = executor.parallel_disj(*[watched.goal() for _ in range(5)])
+
+        def consume():
+            try:
+                outcome["answers"] = executor.run(0, q, goal, ctx=ctx)
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        consumer = threading.Thread(target=consume)
+        consumer.start()
+        assert wait_until(lambda: watched.started == 5, 10)
+
+        cancelled_at = time.monotonic()
+        ctx.cancel()
+        assert wait_until(lambda: watched.closed == 5, 1.0)
+        assert time.monotonic() - cancelled_at < 1.0
+
+        consumer.join(10)
+        assert not consumer.is_alive()
+        assert wait_until(lambda: executor.pool.running == 0, 5)
+
+    assert "answers" not in outcome
+    assert isinstance(outcome["error"], Cancelled)
+
+
+def test_case_33b_run_1_cancels_the_other_branches():
+    watched = Watched()
+    q = var()
+
+    with ParallelExecutor(config(workers=5)) as executor:
+        branches = [eq(q, "at once")] + [watched.goal() for _ in range(4)]
+        goal = executor.parallel_disj(*branches)
+        start = time.monotonic()
+        found = executor.run(1, q, goal)
+        returned = time.monotonic()
+
+        assert found == ["at once"]
+        assert wait_until(lambda: watched.closed == watched.started, 1.0)
+        assert returned - start < 5
+        assert wait_until(lambda: executor.pool.running == 0, 5)
+
+
+# ---------------------------------------------------------------- case 35
+
+
+def test_case_35a_branches_without_answers_do_not_stall_run_n():
+    q = var()
+    branches = [fail] * 7 + [membero(q, ["a", "b", "c"])]
+    with ParallelExecutor(config()) as executor:
+        goal = executor.parallel_disj(*branches)
+
+        start = time.monotonic()
+        two = executor.run(2, q, goal)
+        five = executor.run(5, q, goal)
+        elapsed = time.monotonic() - start
+
+    assert len(two) == 2 and set(two) <= {"a", "b", "c"}
+    assert sorted(five) == ["a", "b", "c"]
+    assert elapsed < 2.0
+
+
+def produced(answers):
+    """A stream whose items come from a producer thread, then its end."""
+    channel = queue.Queue()
+    done = object()
+
+    def producer():
+        for answer in answers:
+            channel.put(answer)
+        channel.put(done)
+
+    threading.Thread(target=producer).start()
+
+    def items():
+        while True:
+            item = channel.get(timeout=5)
+            if item is done:
+                return
+            yield item
+
+    return items()
+
+
+def test_case_35b_has_more_is_decided_not_guessed():
+    with ParallelExecutor(config()) as executor:
+        for _ in range(10_000):
+            stream = ParallelStream(produced(["only"]), executor)
+            assert stream.take(1) == (["only"], False)
+        for _ in range(1_000):
+            stream = ParallelStream(produced(["one", "two"]), executor)
+            assert stream.take(1) == (["one"], True)
+
+
+# ---------------------------------------------------------------- streams
+
+
+def test_parallel_map_filter_and_collect():
+    with ParallelExecutor(config()) as executor:
+        squares = ParallelStream(range(20), executor).parallel_map(
+            lambda n: n * n
+        )
+        assert sorted(squares.collect()) == [n * n for n in range(20)]
+
+        evens = ParallelStream(range(20), executor).parallel_filter(
+            lambda n: n % 2 == 0
+        )
+        assert sorted(evens.collect()) == list(range(0, 20, 2))
+
+
+def test_stream_of_a_parallel_search():
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        stream = executor.stream(q, membero(q, [1, 2, 3]))
+        items, more = stream.take(2)
+        rest = stream.collect()
+
+    assert len(items) == 2 and more
+    assert sorted(items + rest) == [1, 2, 3]
+
+
+# ---------------------------------------------------------------- processes
+
+
+def membership(q):
+    return membero(q, ["x", "y", "z"])
+
+
+def queens_six(q):
+    queens, goal = queens_goal(6)
+    return conj(goal, eq(q, queens))
+
+
+def test_parallel_run_on_a_process_pool():
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        letters = parallel_run(0, membership, config(), executor=pool)
+        boards = parallel_run(0, queens_six, config(), executor=pool)
+        two = parallel_run(2, queens_six, config(), executor=pool)
+
+    assert sorted(letters) == ["x", "y", "z"]
+    assert len(boards) == 4 and len(set(boards)) == 4
+    assert all(is_solution(board) for board in boards)
+    assert len(two) == 2
+
+
+def test_parallel_run_on_a_process_pool_needs_a_picklable_function():
+    with concurrent.futures.ProcessPoolExecutor(1) as pool:
+        with pytest.raises(TypeError, match="picklable"):
+            parallel_run(0, lambda q: eq(q, 1), config(), executor=pool)
+
+
+def test_parallel_executor_refuses_a_process_pool():
+    with concurrent.futures.ProcessPoolExecutor(1) as pool:
+        with pytest.raises(TypeError, match="parallel_run"):
+            ParallelExecutor(config(), executor=pool)
+
+
+def test_parallel_executor_on_a_thread_pool_of_the_standard_library():
+    q = var()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        with ParallelExecutor(config(), executor=pool) as executor:
+            found = executor.run(0, q, membero(q, [1, 2, 3]))
+
+    assert sorted(found) == [1, 2, 3]
+
+
+def test_fact_tables_are_shared_by_the_workers():
+    edges = Facts("edge", [(a, b) for a in range(30) for b in range(30)
+                           if a != b])
+    x, y = var(), var()
+    with ParallelExecutor(config()) as executor:
+        found = executor.run(0, (x, y), edges(x, y), eq(x, 3))
+
+    assert sorted(found) == [(3, b) for b in range(30) if b != 3]
+
+
+def test_a_substitution_escapes_no_worker():
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        goal = executor.parallel_disj(
+            fresh(lambda a: conj(eq(a, 1), eq(q, (a, a)))),
+            eq(q, (2, 2)),
+        )
+        found = run(0, q, goal)
+
+    assert sorted(found) == [(1, 1), (2, 2)]
+    assert unify(q, 1) is not None
