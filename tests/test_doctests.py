@@ -14,6 +14,7 @@ import kando_parallel
 MODULES = [
     "kando_parallel",
     "kando_parallel.cli",
+    "kando_parallel.executor",
     "kando_parallel.lists",
     "kando_parallel.solver",
     "kando_parallel.puzzles.queens",

@@ -88,7 +88,7 @@ from kando_parallel._core.terms cimport (
     var_id,
     var_term,
 )
-from kando_parallel._core.unify cimport reify_term, unify_terms, walk_term
+from kando_parallel._core.unify cimport reify_term, unify_owned, walk_term
 
 from kando_parallel._core.unify import CyclicTermError
 
@@ -403,18 +403,15 @@ cdef class Facts:
 cdef int unify_row(GoalNode *goal, uint32_t row, Task *task) noexcept nogil:
     # Unify the arguments with one row; 1, 0 or -1 as unify_terms.
     cdef FactTable *table = goal.table
-    cdef HNode *grown
     cdef uint32_t column
     cdef int status
 
     for column in range(table.arity):
-        status = unify_terms(goal_args(goal)[column],
+        status = unify_owned(goal_args(goal)[column],
                              table.cells[row * table.arity + column],
-                             task.root, False, &grown)
+                             &task.root, False)
         if status != 1:
             return status
-        hnode_decref(task.root)
-        task.root = grown
     return 1
 
 
@@ -1721,7 +1718,6 @@ cdef class Search:
         cdef Task task
         cdef GoalNode *goal
         cdef GoalNode *next_goal
-        cdef HNode *grown
         cdef Cont *cell
         cdef Cont *next_cell
         cdef uint32_t *rows
@@ -1750,16 +1746,16 @@ cdef class Search:
                 succeeded = False
 
                 if goal.kind == G_EQ:
-                    status = unify_terms(goal.u, goal.v, task.root,
-                                         self.occurs_check, &grown)
+                    # The task owns its trie: where no other task shares
+                    # it, the bindings go in place.
+                    status = unify_owned(goal.u, goal.v, &task.root,
+                                         self.occurs_check)
                     if status != 1:
                         task_release(&task)
                         if status < 0:
                             result = ST_ERROR
                             done = True
                         break
-                    hnode_decref(task.root)
-                    task.root = grown
                     succeeded = True
 
                 elif goal.kind == G_CONJ:

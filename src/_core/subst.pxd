@@ -30,6 +30,12 @@ cdef struct HNode:
 cdef term_t hnode_lookup(HNode *root, uint64_t key) noexcept nogil
 cdef HNode *hnode_insert(HNode *root, uint64_t key,
                          term_t value) noexcept nogil
+# The same, but consuming the caller's reference to root: nodes that only
+# the caller references are updated in place, so a search that extends a
+# trie nobody shares pays no copy.  NULL (and root released) when memory
+# runs out.
+cdef HNode *hnode_insert_owned(HNode *root, uint64_t key,
+                               term_t value) noexcept nogil
 cdef HNode *hnode_incref(HNode *node) noexcept nogil
 cdef void hnode_decref(HNode *node) noexcept nogil
 

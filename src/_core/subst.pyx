@@ -23,11 +23,15 @@ from collections.abc import Mapping
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
-from kando_parallel._core.atomics cimport kp_atomic_fetch_add
+from kando_parallel._core.atomics cimport (
+    kp_atomic_fetch_add,
+    kp_atomic_load,
+)
 from kando_parallel._core.terms cimport (
     Var,
     free,
     malloc,
+    realloc,
     term_decref,
     term_incref,
     term_t,
@@ -287,6 +291,89 @@ cdef HNode *hnode_insert(HNode *root, uint64_t key,
     slots_of(node)[0] = key
     slots_of(node)[1] = term_incref(value)
     return node
+
+
+cdef HNode *own_at(HNode *node, uint64_t key, term_t value,
+                   int shift) noexcept nogil:
+    # Insert into a node that only the caller references, reusing it;
+    # consumes the caller's reference and returns the node that replaces
+    # it (the same one, or a moved or copied one), or NULL when memory
+    # runs out.  Below a shared node the path is copied as usual.
+    cdef uint32_t bit = bit_of(key, shift)
+    cdef int data = kp_popcount32(node.datamap)
+    cdef int children = kp_popcount32(node.nodemap)
+    cdef uint64_t *slots = slots_of(node)
+    cdef HNode *child
+    cdef HNode *grown
+    cdef int index
+    cdef int position
+    cdef int i
+
+    if kp_atomic_load(&node.refcnt) != 1:
+        grown = insert_at(node, key, value, shift)
+        hnode_decref(node)
+        return grown
+
+    if node.datamap & bit:
+        index = kp_popcount32(node.datamap & (bit - 1))
+        if slots[2 * index] == key:
+            term_decref(slots[2 * index + 1])
+            slots[2 * index + 1] = term_incref(value)
+            return node
+        # Two keys in one slot move down into a new child; the node loses
+        # an inline pair and gains a child pointer, one word less.
+        child = hnode_pair(slots[2 * index], slots[2 * index + 1], key,
+                           value, shift + BITS)
+        if child == NULL:
+            hnode_decref(node)
+            return NULL
+        term_decref(slots[2 * index + 1])
+        position = kp_popcount32(node.nodemap & (bit - 1))
+        for i in range(2 * index, 2 * data - 2):
+            slots[i] = slots[i + 2]
+        # Every move is to the left, so go left to right.
+        for i in range(position):
+            slots[2 * data - 2 + i] = slots[2 * data + i]
+        for i in range(position, children):
+            slots[2 * data - 1 + i] = slots[2 * data + i]
+        slots[2 * data - 2 + position] = <uint64_t>child
+        node.datamap ^= bit
+        node.nodemap |= bit
+        return node
+
+    if node.nodemap & bit:
+        position = kp_popcount32(node.nodemap & (bit - 1))
+        child = own_at(<HNode *>slots[2 * data + position], key, value,
+                       shift + BITS)
+        if child == NULL:
+            slots[2 * data + position] = 0
+            hnode_decref(node)
+            return NULL
+        slots[2 * data + position] = <uint64_t>child
+        return node
+
+    # A free slot: two more words, so the node may move.
+    grown = <HNode *>realloc(
+        node, sizeof(HNode) + (2 * data + 2 + children) * sizeof(uint64_t)
+    )
+    if grown == NULL:
+        hnode_decref(node)
+        return NULL
+    slots = slots_of(grown)
+    index = kp_popcount32(grown.datamap & (bit - 1))
+    for i in range(2 * data + children - 1, 2 * index - 1, -1):
+        slots[i + 2] = slots[i]
+    slots[2 * index] = key
+    slots[2 * index + 1] = term_incref(value)
+    grown.datamap |= bit
+    return grown
+
+
+cdef HNode *hnode_insert_owned(HNode *root, uint64_t key,
+                               term_t value) noexcept nogil:
+    if root == NULL:
+        return hnode_insert(NULL, key, value)
+    return own_at(root, key, value, 0)
 
 
 cdef list trie_items(HNode *root):

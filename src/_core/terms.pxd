@@ -43,11 +43,13 @@ cdef enum:
     TAG_MASK = 3
     NODE_HAS_VARS = 1
 
-# The two atoms every table starts with: the empty list, and the functor
-# of a pair.  Their words are (index << 2) | TAG_ATOM.
+# The atoms every table starts with: the empty list, the functor of a
+# pair and the functor of a dict (the atom of the type dict).  Their words
+# are (index << 2) | TAG_ATOM.
 cdef enum:
     NIL = 3
     CONS = 7
+    DICT = 11
 
 # The range of integers stored in the word itself; others are atoms.
 cdef extern from *:

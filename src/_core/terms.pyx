@@ -8,8 +8,8 @@ its functor and arguments inline, with an atomic reference count and a
 flag saying whether a variable occurs in it.  A pair is a node of functor
 CONS; a Python list is a chain of pairs ending in the empty list; a tuple
 or namedtuple is a node whose functor is the atom of its type; a dict is a
-node whose functor is the atom of ``dict``, holding its keys and values
-key by key, sorted by key word.
+node of functor DICT holding its keys and values, key by key, in the
+dict's order (unification matches keys by equality, not position).
 
 Atoms are interned in an append-only table: by type and value for
 hashable objects, by identity for the rest, so ``1``, ``1.0`` and ``True``
@@ -255,11 +255,13 @@ cdef bint atoms_equal(term_t a, term_t b) noexcept nogil:
 
 def _init_atoms():
     # Slot 0 is the empty list and slot 1 the pair functor; neither
-    # object is ever handed out, the words are recognised first.
+    # object is ever handed out, the words are recognised first.  Slot 2
+    # is dict, the functor of dict terms (DICT in terms.pxd).
     if kp_atomic_load(&_atom_count) == 0:
         with _atom_lock:
             _append_atom(None, -1)
             _append_atom(None, -1)
+            _add_atom(dict, (type, dict), (type, dict), _by_slot)
 
 
 _init_atoms()
@@ -579,12 +581,10 @@ cdef int _convert_value(object value, WordStack *frames,
             keep.append(items)
             _push_list(frames, items, True, end, keep)
     elif kind is dict:
-        pairs = sorted(
-            [(<int64_t>_dict_key_term(k), v) for k, v in value.items()],
-            key=_first,
-        )
+        # Insertion order is kept; unification matches keys by equality.
+        pairs = [(_dict_key_term(k), v) for k, v in value.items()]
         keep.append(pairs)
-        _push_frame(frames, intern_atom(dict), FRAME_BUILD + 2 * len(pairs))
+        _push_frame(frames, DICT, FRAME_BUILD + 2 * len(pairs))
         for key_word, item in reversed(pairs):
             _push_frame(frames, <uint64_t><PyObject *>item, FRAME_VALUE)
             _push_frame(frames, <uint64_t>key_word, FRAME_WORD)
@@ -592,10 +592,6 @@ cdef int _convert_value(object value, WordStack *frames,
         _push_frame(frames, intern_atom(kind), FRAME_BUILD + len(value))
         _push_items(frames, value)
     return 0
-
-
-def _first(pair):
-    return pair[0]
 
 
 cdef int _build(WordStack *out, term_t functor, uint32_t arity) except -1:

@@ -22,6 +22,13 @@ cdef int occurs(uint64_t var_id, term_t term, HNode *subst) noexcept nogil
 cdef int unify_terms(term_t u, term_t v, HNode *subst, bint occurs_check,
                      HNode **result) noexcept nogil
 
+# The same on a trie the caller owns (*root, which it replaces): nodes no
+# one else holds are updated in place.  Whatever it returns, *root is the
+# caller's to release; after 0 or -1 it may hold part of the bindings,
+# so a caller that failed drops it.
+cdef int unify_owned(term_t u, term_t v, HNode **root,
+                     bint occurs_check) noexcept nogil
+
 # The id of a variable reachable from `term` that is bound to a term
 # containing itself; 0 when there is none, -1 when memory runs out.
 cdef int64_t find_cycle(term_t term, HNode *subst) noexcept nogil

@@ -30,12 +30,13 @@ from kando_parallel._core.subst cimport (
     as_substitution,
     hnode_decref,
     hnode_incref,
-    hnode_insert,
+    hnode_insert_owned,
     hnode_lookup,
     hnode_resolve,
     substitution_from_root,
 )
 from kando_parallel._core.terms cimport (
+    DICT,
     Node,
     WordStack,
     as_node,
@@ -219,25 +220,63 @@ cdef int occurs(uint64_t var_id_, term_t term, HNode *subst) noexcept nogil:
 # ---------------------------------------------------------------- unify
 
 cdef int bind(HNode **subst, uint64_t var_id_, term_t value) noexcept nogil:
-    # Replaces *subst, consuming the reference to the old trie.
-    cdef HNode *grown = hnode_insert(subst[0], var_id_, value)
+    # Replaces *subst, whose reference it consumes; nodes nobody else
+    # holds are extended in place.
+    cdef HNode *grown = hnode_insert_owned(subst[0], var_id_, value)
 
+    subst[0] = grown
     if grown == NULL:
         return -1
-    hnode_decref(subst[0])
-    subst[0] = grown
     return 0
+
+
+cdef int push_matched_keys(Node *a, Node *b,
+                           WordStack *pending) noexcept nogil:
+    # Push the value pairs of two dicts matched key by key: 1, or 0 when a
+    # key of one is missing from the other, or -1 when memory runs out.
+    # Keys are immediate words; dicts in the same order match position by
+    # position, others by a search (dicts are records, usually small).
+    cdef term_t *left = node_args(a)
+    cdef term_t *right = node_args(b)
+    cdef uint32_t i
+    cdef uint32_t j
+
+    for i in range(0, a.arity, 2):
+        if atoms_equal(left[i], right[i]):
+            j = i
+        else:
+            j = 0
+            while j < b.arity and not atoms_equal(left[i], right[j]):
+                j += 2
+            if j >= b.arity:
+                return 0
+        if (stack_push(pending, left[i + 1]) < 0
+                or stack_push(pending, right[j + 1]) < 0):
+            return -1
+    return 1
 
 
 cdef int unify_terms(term_t u, term_t v, HNode *subst, bint occurs_check,
                      HNode **result) noexcept nogil:
+    cdef int status
+
+    result[0] = hnode_incref(subst)
+    status = unify_owned(u, v, result, occurs_check)
+    if status != 1:
+        hnode_decref(result[0])
+        result[0] = NULL
+    return status
+
+
+cdef int unify_owned(term_t u, term_t v, HNode **root,
+                     bint occurs_check) noexcept nogil:
     cdef WordStack pending
+    cdef HNode *subst = root[0]
     cdef Node *a
     cdef Node *b
     cdef uint32_t i
     cdef int status = 1
 
-    subst = hnode_incref(subst)
     stack_init(&pending)
     if stack_push(&pending, u) < 0 or stack_push(&pending, v) < 0:
         status = -1
@@ -275,6 +314,9 @@ cdef int unify_terms(term_t u, term_t v, HNode *subst, bint occurs_check,
         if a.functor != b.functor or a.arity != b.arity:
             status = 0
             break
+        if a.functor == DICT:
+            status = push_matched_keys(a, b, &pending)
+            continue
         for i in range(a.arity - 1, -1, -1):
             if (stack_push(&pending, node_args(a)[i]) < 0
                     or stack_push(&pending, node_args(b)[i]) < 0):
@@ -282,10 +324,7 @@ cdef int unify_terms(term_t u, term_t v, HNode *subst, bint occurs_check,
                 break
 
     stack_free(&pending)
-    if status == 1:
-        result[0] = subst
-    else:
-        hnode_decref(subst)
+    root[0] = subst
     return status
 
 

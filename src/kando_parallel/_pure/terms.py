@@ -10,9 +10,9 @@ behaviour are the same, and so is the representation, spelled in Python:
 * A ``Node`` has a functor word and a tuple of argument terms.  A pair is a
   node whose functor is ``CONS``; a Python list is a chain of pairs that
   ends in the empty list.  A tuple or namedtuple is a node whose functor is
-  the atom of its type; a dict is a node whose functor is the atom of
-  ``dict`` and whose arguments are its keys and values, key by key, sorted
-  by key word.  Every node records whether a variable occurs in it, so the
+  the atom of its type; a dict is a node whose functor is ``DICT`` (the
+  atom of ``dict``) and whose arguments are its keys and values, key by
+  key, in the dict's order; unification matches keys by equality.  Every node records whether a variable occurs in it, so the
   occurs check and copying skip ground subterms.
 * Atoms are interned: by type and value for hashable objects, by identity
   for the rest.  ``1``, ``1.0`` and ``True`` are three different atoms.
@@ -44,11 +44,12 @@ INT_MAX = (1 << 61) - 1
 
 NIL = (0 << 2) | TAG_ATOM
 CONS = (1 << 2) | TAG_ATOM
+DICT = (2 << 2) | TAG_ATOM
 
-_atoms = [[], None]
-_atom_classes = [0, 1]
+_atoms = [[], None, dict]
+_atom_classes = [0, 1, 2]
 _atom_by_str = {}
-_atom_by_slot = {}
+_atom_by_slot = {(type, dict): 2}
 _atom_by_class = {}
 _atom_by_identity = {}
 _atom_lock = threading.Lock()
@@ -462,11 +463,10 @@ def to_term(obj):
             stack.append((_BUILD, intern_atom(kind), len(value)))
             stack.extend((_VALUE, item) for item in reversed(value))
         elif kind is dict:
-            pairs = sorted(
-                ((_dict_key_word(k), v) for k, v in value.items()),
-                key=lambda pair: pair[0],
-            )
-            stack.append((_BUILD, intern_atom(dict), 2 * len(pairs)))
+            # Insertion order is kept; unification matches keys by
+            # equality, not position.
+            pairs = [(_dict_key_word(k), v) for k, v in value.items()]
+            stack.append((_BUILD, DICT, 2 * len(pairs)))
             for key_word, item in reversed(pairs):
                 stack.append((_VALUE, item))
                 stack.append((_WORD, key_word))

@@ -28,6 +28,7 @@ from kando_parallel._pure.subst import (
 )
 from kando_parallel._pure.terms import (
     CONS,
+    DICT,
     NIL,
     TAG_ATOM,
     TAG_INT,
@@ -113,8 +114,36 @@ def unify_terms(u, v, root, occurs_check=True):
 
         if u.functor != v.functor or len(u.args) != len(v.args):
             return None
+        if u.functor == DICT:
+            pairs = _match_keys(u.args, v.args)
+            if pairs is None:
+                return None
+            stack.extend(pairs)
+            continue
         stack.extend(zip(reversed(u.args), reversed(v.args)))
     return root
+
+
+def _match_keys(left, right):
+    """The value pairs of two dicts' arguments, matched key by key.
+
+    ``None`` when a key of one is missing from the other.  Keys are
+    immediate words; dicts with the same order match position by
+    position, others by a search.
+    """
+    pairs = []
+    for i in range(0, len(left), 2):
+        key = left[i]
+        if atoms_equal(key, right[i]):
+            j = i
+        else:
+            for j in range(0, len(right), 2):
+                if atoms_equal(key, right[j]):
+                    break
+            else:
+                return None
+        pairs.append((left[i + 1], right[j + 1]))
+    return pairs
 
 
 def find_cycle(term, root):
