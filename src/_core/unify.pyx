@@ -77,11 +77,31 @@ cdef term_t walk_term(term_t term, HNode *subst) noexcept nogil:
 # ---------------------------------------------------------------- id sets
 
 # An open-addressing set of nonzero 64-bit ids, for the occurs check and
-# the cycle search; allocated only once a bound variable is met.
+# the cycle search.  It starts in an inline buffer and moves to the heap
+# only when it grows past it; never copy one by value.
+cdef enum:
+    IDSET_INLINE = 32
+
 cdef struct IdSet:
     uint64_t *slots
     size_t capacity
     size_t size
+    uint64_t inline_slots[IDSET_INLINE]
+
+
+cdef inline void idset_init(IdSet *ids) noexcept nogil:
+    cdef int i
+
+    for i in range(IDSET_INLINE):
+        ids.inline_slots[i] = 0
+    ids.slots = ids.inline_slots
+    ids.capacity = IDSET_INLINE
+    ids.size = 0
+
+
+cdef inline void idset_free(IdSet *ids) noexcept nogil:
+    if ids.slots != ids.inline_slots:
+        free(ids.slots)
 
 
 cdef inline size_t id_hash(uint64_t key) noexcept nogil:
@@ -92,7 +112,7 @@ cdef inline size_t id_hash(uint64_t key) noexcept nogil:
 
 
 cdef int idset_grow(IdSet *ids) noexcept nogil:
-    cdef size_t capacity = 64 if ids.capacity == 0 else 2 * ids.capacity
+    cdef size_t capacity = 2 * ids.capacity
     cdef uint64_t *slots = <uint64_t *>malloc(capacity * sizeof(uint64_t))
     cdef uint64_t *old = ids.slots
     cdef size_t old_capacity = ids.capacity
@@ -109,7 +129,8 @@ cdef int idset_grow(IdSet *ids) noexcept nogil:
             while slots[j] != 0:
                 j = (j + 1) & (capacity - 1)
             slots[j] = old[i]
-    free(old)
+    if old != ids.inline_slots:
+        free(old)
     ids.slots = slots
     ids.capacity = capacity
     return 0
@@ -134,8 +155,6 @@ cdef int idset_add(IdSet *ids, uint64_t key) noexcept nogil:
 cdef bint idset_has(IdSet *ids, uint64_t key) noexcept nogil:
     cdef size_t j
 
-    if ids.capacity == 0:
-        return False
     j = id_hash(key) & (ids.capacity - 1)
     while ids.slots[j] != 0:
         if ids.slots[j] == key:
@@ -151,8 +170,6 @@ cdef void idset_remove(IdSet *ids, uint64_t key) noexcept nogil:
     cdef size_t j
     cdef size_t home
 
-    if ids.capacity == 0:
-        return
     hole = id_hash(key) & mask
     while ids.slots[hole] != key:
         if ids.slots[hole] == 0:
@@ -181,9 +198,7 @@ cdef int occurs(uint64_t var_id_, term_t term, HNode *subst) noexcept nogil:
     cdef int added
     cdef int found = 0
 
-    seen.slots = NULL
-    seen.capacity = 0
-    seen.size = 0
+    idset_init(&seen)
     stack_init(&pending)
     if stack_push(&pending, term) < 0:
         return -1
@@ -213,7 +228,7 @@ cdef int occurs(uint64_t var_id_, term_t term, HNode *subst) noexcept nogil:
                 break
 
     stack_free(&pending)
-    free(seen.slots)
+    idset_free(&seen)
     return found
 
 
@@ -345,12 +360,8 @@ cdef int64_t find_cycle(term_t term, HNode *subst) noexcept nogil:
     cdef int64_t result = 0
     cdef uint64_t EXIT = (<uint64_t>1) << 63
 
-    open_ids.slots = NULL
-    open_ids.capacity = 0
-    open_ids.size = 0
-    done.slots = NULL
-    done.capacity = 0
-    done.size = 0
+    idset_init(&open_ids)
+    idset_init(&done)
     stack_init(&pending)
     if stack_push(&pending, term) < 0:
         return -1
@@ -389,8 +400,8 @@ cdef int64_t find_cycle(term_t term, HNode *subst) noexcept nogil:
                 break
 
     stack_free(&pending)
-    free(open_ids.slots)
-    free(done.slots)
+    idset_free(&open_ids)
+    idset_free(&done)
     return result
 
 
