@@ -259,3 +259,12 @@ cdef class TokenBucket:
     def available(self):
         """Whole tokens available now."""
         return kp_bucket_available(&self.b, now_of(self))
+
+
+__all__ = [
+    "CLOSED",
+    "FRAC_BITS",
+    "TOO_LATE",
+    "TokenBucket",
+    "monotonic_ns",
+]

@@ -265,3 +265,14 @@ cdef class LoadCounter:
     def low_water_mark(self, value):
         check_marks(value + 1, value)
         self._set_one_mark(-1, value)
+
+
+__all__ = [
+    "BAD_MARKS",
+    "LOAD_MAX",
+    "LoadCounter",
+    "MARK_MAX",
+    "PAUSED",
+    "RESUMED",
+    "check_marks",
+]

@@ -300,7 +300,7 @@ cdef uint32_t table_candidates(FactTable *table, term_t *args, HNode *root,
     return best
 
 
-cdef class FactSnapshot:
+cdef class _FactSnapshot:
     """An immutable fact table in C, shared by the goals that query it."""
 
     cdef FactTable *table
@@ -326,7 +326,7 @@ cdef class Facts:
     cdef readonly str name
     cdef readonly object arity
     cdef list _rows
-    cdef FactSnapshot _snapshot
+    cdef _FactSnapshot _snapshot
 
     def __init__(self, name="facts", rows=()):
         self.name = name
@@ -375,8 +375,8 @@ cdef class Facts:
                 f"got {len(args)} arguments"
             )
         if self._snapshot is None:
-            snapshot = FactSnapshot.__new__(FactSnapshot)
-            (<FactSnapshot>snapshot).table = table_new(self._rows, len(args))
+            snapshot = _FactSnapshot.__new__(_FactSnapshot)
+            (<_FactSnapshot>snapshot).table = table_new(self._rows, len(args))
             self._snapshot = snapshot
 
         goal = goal_alloc(G_FACTS, len(args))

@@ -107,11 +107,6 @@ cdef uint64_t reserve_var_ids(uint64_t count) noexcept nogil:
     return <uint64_t>kp_atomic_fetch_add(&_next_var_id, <int64_t>count)
 
 
-def next_var_id():
-    """The id the next new variable will get (for tests and templates)."""
-    return kp_atomic_load(&_next_var_id)
-
-
 # ------------------------------------------------------------------ atoms
 
 cdef enum:
@@ -265,11 +260,6 @@ def _init_atoms():
 
 
 _init_atoms()
-
-
-def atom_word(obj):
-    """The word of ``obj`` as an atom, interning it (for tests)."""
-    return intern_atom(obj)
 
 
 # ------------------------------------------------------------------ Python
@@ -646,19 +636,6 @@ cdef term_t to_term(object obj) except 0:
         stack_free(&out)
 
 
-def term_word(obj):
-    """Convert ``obj`` to a term and drop it again; its word, for tests.
-
-    The word is only meaningful for immediates (variables, small ints,
-    atoms); for a compound value the node is freed before returning.
-    """
-    cdef term_t term = to_term(obj)
-    cdef uint64_t word = term
-
-    term_decref(term)
-    return word
-
-
 # ------------------------------------------------------------ to Python
 
 # Frames of to_python, two words each: (term, OUT_TERM),
@@ -832,23 +809,6 @@ cdef object to_python(term_t term, resolve_fn resolve, void *env,
     finally:
         stack_free(&frames)
     return out[0]
-
-
-def from_term_word(uint64_t word):
-    """Convert an immediate word back to Python (for tests)."""
-    if is_node(word):
-        raise ValueError("from_term_word() takes immediate words only")
-    return to_python(word, NULL, NULL, False, None)
-
-
-def roundtrip(obj, name_unbound=False):
-    """Convert ``obj`` to a term and back, without bindings."""
-    cdef term_t term = to_term(obj)
-
-    try:
-        return to_python(term, NULL, NULL, name_unbound, None)
-    finally:
-        term_decref(term)
 
 
 INT_MIN = KP_INT_MIN

@@ -203,3 +203,12 @@ class TokenBucket:
         if owed >= self._tolerance:
             return 0
         return (self._tolerance - owed) // self._interval
+
+
+__all__ = [
+    "CLOSED",
+    "FRAC_BITS",
+    "TOO_LATE",
+    "TokenBucket",
+    "monotonic_ns",
+]

@@ -208,4 +208,4 @@ def as_substitution(value):
     )
 
 
-__all__ = ["Substitution", "as_substitution"]
+__all__ = ["Substitution"]

@@ -494,3 +494,6 @@ def from_term(term):
     from kando_parallel._pure.unify import to_python
 
     return to_python(term, None, False)
+
+
+__all__ = ["Cons", "Unbound", "Var", "cons", "is_var", "var", "vars"]
