@@ -26,6 +26,8 @@ function: every worker builds the goal itself, expands the same frontier
 deterministically, and explores its own share of it.
 """
 
+from __future__ import annotations
+
 import collections
 import concurrent.futures
 import dataclasses
@@ -33,11 +35,23 @@ import os
 import pickle
 import queue
 import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any
 
 from kando_parallel._backend import engine, terms
 from kando_parallel.backpressure import BackpressureController
-from kando_parallel.context import background, with_cancel, with_timeout
-from kando_parallel.errors import Cancelled, DeadlineExceeded
+from kando_parallel.context import (
+    CancelContext,
+    Context,
+    background,
+    with_cancel,
+    with_timeout,
+)
+from kando_parallel.errors import (
+    Cancelled,
+    DeadlineExceeded,
+    PoolShutdownError,
+)
 from kando_parallel.limiter import RateLimiter
 from kando_parallel.merger import END, StreamMerger
 from kando_parallel.pool import WorkerPool
@@ -75,7 +89,7 @@ class ParallelConfig:
     enable_backpressure: bool = True
     rate_limit: float = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("max_workers", "max_queue_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -92,12 +106,12 @@ class ParallelConfig:
             raise ValueError(f"rate_limit must be >= 0, not {self.rate_limit}")
 
     @property
-    def workers(self):
+    def workers(self) -> int:
         """The number of workers this configuration asks for."""
         return self.max_workers or os.cpu_count() or 1
 
     @property
-    def queue_size(self):
+    def queue_size(self) -> int:
         """The backpressure controller's size."""
         return self.max_queue_size or 10 * self.workers
 
@@ -110,45 +124,50 @@ class ParallelSearch:
     (or leaving a ``with`` block) stops them.
     """
 
-    def __init__(self, executor, searches, ctx, substitutions):
+    def __init__(self, executor: ParallelExecutor, searches: Iterable[Any],
+                 ctx: Context, substitutions: bool) -> None:
         self._executor = executor
         self._substitutions = substitutions
         self._cond = threading.Condition()
-        self._frontier = collections.deque(searches)
+        self._frontier: collections.deque[Any] = collections.deque(searches)
         self._active = 0
         self._idle = 0
         self._finished = False
-        self._running = set()
-        self._error = None
+        self._running: set[Any] = set()
+        self._error: BaseException | None = None
         self._merger = StreamMerger(max_buffered=ANSWER_QUEUE)
         self._output = iter(self._merger)
-        self._futures = []
+        self._futures: list[concurrent.futures.Future[None]] = []
         self._closed = False
-        self._ctx = with_cancel(ctx)
+        self._ctx: CancelContext = with_cancel(ctx)
         self._ctx_handle = self._ctx.add_done_callback(self._on_done)
         self._backpressure = executor._backpressure
+        self._in_flight = 0
         self.steps = 0
 
     # -------------------------------------------------------------- start
 
-    def start(self):
+    def start(self) -> ParallelSearch:
         pool = self._executor._pool
         loops = min(self._executor.config.workers, 64)
-        outputs = [queue.Queue(ANSWER_QUEUE) for _ in range(loops)]
+        outputs: list[queue.Queue[Any]] = [
+            queue.Queue(ANSWER_QUEUE) for _ in range(loops)
+        ]
         for out in outputs:
             self._merger.add_stream(out)
-        for out in outputs:
+        for started, out in enumerate(outputs):
             try:
                 future = pool.submit(self._loop, out)
             except BaseException:
-                out.put(END)
+                for unstarted in outputs[started:]:
+                    unstarted.put(END)
                 raise
             self._futures.append(future)
         return self
 
     # -------------------------------------------------------------- loops
 
-    def _loop(self, out):
+    def _loop(self, out: queue.Queue[Any]) -> None:
         token = _CURRENT.__dict__.get("executor")
         _CURRENT.executor = self._executor
         try:
@@ -171,7 +190,7 @@ class ParallelSearch:
             _CURRENT.executor = token
             self._put(out, END, force=True)
 
-    def _take(self):
+    def _take(self) -> Any:
         with self._cond:
             while not self._frontier and not self._finished:
                 if self._active == 0:
@@ -199,7 +218,7 @@ class ParallelSearch:
             raise
         return search
 
-    def _explore(self, search, out):
+    def _explore(self, search: Any, out: queue.Queue[Any]) -> None:
         try:
             while not self._ctx.done():
                 before = search.steps
@@ -220,7 +239,7 @@ class ParallelSearch:
                 self._active -= 1
                 self._cond.notify_all()
 
-    def _share(self, search):
+    def _share(self, search: Any) -> None:
         # Hand over half of the pending tasks when a loop waits for work.
         if not self._idle or self._frontier or search.pending < 2:
             return
@@ -229,13 +248,18 @@ class ParallelSearch:
             self._frontier.extend(pieces)
             self._cond.notify_all()
 
-    def _emit(self, out, item):
+    def _emit(self, out: queue.Queue[Any], item: object) -> None:
+        # Each answer holds one unit of load until it is read, or until
+        # the run closes with it unread (see close).
         if self._backpressure is not None:
             self._backpressure.check_backpressure(ctx=self._ctx)
+            with self._cond:
+                self._in_flight += 1
             self._backpressure.add_load(1)
         self._put(out, item)
 
-    def _put(self, out, item, force=False):
+    def _put(self, out: queue.Queue[Any], item: object,
+             force: bool = False) -> None:
         while True:
             try:
                 out.put(item, timeout=PUT_POLL_S)
@@ -249,32 +273,34 @@ class ParallelSearch:
     # -------------------------------------------------------------- reading
 
     @property
-    def pending(self):
+    def pending(self) -> int:
         """Tasks waiting in the frontier and in the running searches."""
         with self._cond:
             searches = list(self._frontier) + list(self._running)
         return sum(search.pending for search in searches)
 
-    def __iter__(self):
+    def __iter__(self) -> ParallelSearch:
         return self
 
-    def __enter__(self):
+    def __enter__(self) -> ParallelSearch:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self._executor._end(self)
 
-    def __next__(self):
+    def __next__(self) -> Any:
         try:
             item = next(self._output)
         except StopIteration:
             self._raise_if_stopped()
             raise
         if self._backpressure is not None:
+            with self._cond:
+                self._in_flight -= 1
             self._backpressure.remove_load(1)
         return item
 
-    def _raise_if_stopped(self):
+    def _raise_if_stopped(self) -> None:
         if self._error is not None:
             raise self._error
         err = self._ctx.err()
@@ -283,7 +309,7 @@ class ParallelSearch:
 
     # -------------------------------------------------------------- stop
 
-    def _on_done(self, ctx):
+    def _on_done(self, ctx: Context) -> None:
         with self._cond:
             running = list(self._running)
             self._finished = True
@@ -291,14 +317,18 @@ class ParallelSearch:
         for search in running:
             search.cancel()
 
-    def _fail(self, exc):
+    def _fail(self, exc: BaseException) -> None:
         with self._cond:
             if self._error is None:
                 self._error = exc
         self._ctx.cancel()
 
-    def close(self, timeout=5.0):
-        """Stop every loop and wait for them (at most ``timeout`` s)."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop every loop and wait for them (at most ``timeout`` s).
+
+        Answers produced and never read give their load back, so the
+        executor's backpressure controller starts the next run empty.
+        """
         if self._closed:
             return
         self._closed = True
@@ -309,8 +339,12 @@ class ParallelSearch:
         with self._cond:
             leftover = list(self._frontier)
             self._frontier.clear()
+            unread = self._in_flight
+            self._in_flight = 0
         for search in leftover:
             search.close()
+        if self._backpressure is not None and unread:
+            self._backpressure.remove_load(unread)
 
 
 _CURRENT = threading.local()
@@ -330,7 +364,9 @@ class ParallelExecutor:
     [1, 2, 3]
     """
 
-    def __init__(self, config=None, *, executor=None):
+    def __init__(self, config: ParallelConfig | None = None, *,
+                 executor: concurrent.futures.Executor | None = None
+                 ) -> None:
         if config is None:
             config = ParallelConfig()
         if not isinstance(config, ParallelConfig):
@@ -347,7 +383,7 @@ class ParallelExecutor:
         self._own_pool = executor is None
         if executor is None:
             executor = WorkerPool(config.workers, max_queue_size=config.workers)
-        self._pool = executor
+        self._pool: concurrent.futures.Executor = executor
         self._backpressure = (
             BackpressureController(config.queue_size)
             if config.enable_backpressure
@@ -359,15 +395,17 @@ class ParallelExecutor:
             else None
         )
         self._lock = threading.Lock()
-        self._runs = set()
+        self._runs: set[ParallelSearch] = set()
         self._shutdown = False
 
     @property
-    def pool(self):
+    def pool(self) -> concurrent.futures.Executor:
         """The executor the searches run on."""
         return self._pool
 
-    def _begin(self, searches, ctx, timeout, substitutions):
+    def _begin(self, searches: list[Any], ctx: Context | None,
+               timeout: float | None,
+               substitutions: bool) -> ParallelSearch:
         if ctx is None:
             ctx = background()
         if timeout is not None:
@@ -376,8 +414,6 @@ class ParallelExecutor:
             if self._shutdown:
                 for search in searches:
                     search.close()
-                from kando_parallel.errors import PoolShutdownError
-
                 raise PoolShutdownError("the parallel executor is shut down")
             run = ParallelSearch(self, searches, ctx, substitutions)
             self._runs.add(run)
@@ -387,13 +423,14 @@ class ParallelExecutor:
             self._end(run)
             raise
 
-    def _end(self, run):
+    def _end(self, run: ParallelSearch) -> None:
         run.close()
         with self._lock:
             self._runs.discard(run)
 
-    def search(self, query, *goals, ctx=None, timeout=None,
-               occurs_check=True):
+    def search(self, query: object, *goals: Any, ctx: Context | None = None,
+               timeout: float | None = None,
+               occurs_check: bool = True) -> ParallelSearch:
         """Start searching in parallel; the running :class:`ParallelSearch`.
 
         Use it in a ``with`` block, or close it, to stop the workers.
@@ -403,8 +440,9 @@ class ParallelExecutor:
         search = Search(query, engine.conj(*goals), occurs_check)
         return self._begin([search], ctx, timeout, False)
 
-    def run_iter(self, query, *goals, ctx=None, timeout=None,
-                 occurs_check=True):
+    def run_iter(self, query: object, *goals: Any,
+                 ctx: Context | None = None, timeout: float | None = None,
+                 occurs_check: bool = True) -> Generator[Any, None, None]:
         """A lazy iterator over the answers, found in parallel.
 
         Closing it (or leaving a ``for`` loop early) stops the workers.
@@ -413,8 +451,9 @@ class ParallelExecutor:
                          occurs_check=occurs_check) as found:
             yield from found
 
-    def run(self, n, query, *goals, ctx=None, timeout=None,
-            occurs_check=True):
+    def run(self, n: int | None, query: object, *goals: Any,
+            ctx: Context | None = None, timeout: float | None = None,
+            occurs_check: bool = True) -> list[Any]:
         """Like :func:`kando_parallel.run`, with the search in parallel.
 
         Returns exactly ``min(n, available)`` answers (all when ``n`` is 0
@@ -424,7 +463,7 @@ class ParallelExecutor:
         answers = self.run_iter(query, *goals, ctx=ctx, timeout=timeout,
                                 occurs_check=occurs_check)
         try:
-            result = []
+            result: list[Any] = []
             for answer in answers:
                 result.append(answer)
                 if count is not None and len(result) >= count:
@@ -433,7 +472,7 @@ class ParallelExecutor:
         finally:
             answers.close()
 
-    def parallel_disj(self, *goals):
+    def parallel_disj(self, *goals: Any) -> Any:
         """A goal that holds when any of ``goals`` does, evaluated in
         parallel: each branch starts as its own search on the workers.
 
@@ -458,7 +497,7 @@ class ParallelExecutor:
             return engine.disj(*goals)
         branches = engine.disj(*goals)
 
-        def evaluate(state):
+        def evaluate(state: Any) -> Any:
             if getattr(_CURRENT, "executor", None) is self:
                 return branches
             searches = [
@@ -468,20 +507,24 @@ class ParallelExecutor:
 
         return engine.pygoal(evaluate)
 
-    def _stream(self, searches):
+    def _stream(self, searches: list[Any]
+                ) -> Generator[Any, None, None]:
         run = self._begin(searches, None, None, True)
         try:
             yield from run
         finally:
             self._end(run)
 
-    def stream(self, query, *goals, ctx=None, timeout=None):
+    def stream(self, query: object, *goals: Any,
+               ctx: Context | None = None,
+               timeout: float | None = None) -> ParallelStream:
         """The answers as a :class:`ParallelStream` on this executor."""
         return ParallelStream(
             self.run_iter(query, *goals, ctx=ctx, timeout=timeout), self
         )
 
-    def shutdown(self, wait=True, *, cancel_futures=False):
+    def shutdown(self, wait: bool = True, *,
+                 cancel_futures: bool = False) -> None:
         """Stop every run, then shut the pool down (if this made it)."""
         with self._lock:
             self._shutdown = True
@@ -493,14 +536,14 @@ class ParallelExecutor:
         if self._limiter is not None:
             self._limiter.close()
 
-    def __enter__(self):
+    def __enter__(self) -> ParallelExecutor:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
 
-def _is_thread_based(executor):
+def _is_thread_based(executor: concurrent.futures.Executor) -> bool:
     return isinstance(
         executor, (WorkerPool, concurrent.futures.ThreadPoolExecutor)
     )
@@ -521,17 +564,18 @@ class ParallelStream:
     [0, 1, 4, 9, 16]
     """
 
-    def __init__(self, source, executor, ctx=None):
-        self._source = iter(source)
+    def __init__(self, source: Iterable[Any], executor: ParallelExecutor,
+                 ctx: Context | None = None) -> None:
+        self._source: Iterator[Any] = iter(source)
         self._executor = executor
         self._ctx = ctx
-        self._peeked = collections.deque()
+        self._peeked: collections.deque[Any] = collections.deque()
         self._ended = False
 
-    def __iter__(self):
+    def __iter__(self) -> ParallelStream:
         return self
 
-    def __next__(self):
+    def __next__(self) -> Any:
         if self._peeked:
             return self._peeked.popleft()
         if self._ended:
@@ -542,14 +586,14 @@ class ParallelStream:
             self._ended = True
             raise
 
-    def _fill(self, count):
+    def _fill(self, count: int) -> None:
         while len(self._peeked) < count and not self._ended:
             try:
                 self._peeked.append(next(self._source))
             except StopIteration:
                 self._ended = True
 
-    def take(self, n):
+    def take(self, n: int) -> tuple[list[Any], bool]:
         """Up to ``n`` items, and whether at least one more follows."""
         count = engine.check_count(n) or 0
         self._fill(count + 1)
@@ -557,11 +601,11 @@ class ParallelStream:
             min(count, len(self._peeked)))]
         return items, bool(self._peeked)
 
-    def collect(self):
+    def collect(self) -> list[Any]:
         """Every remaining item, as a list."""
         return list(self)
 
-    def parallel_map(self, fn):
+    def parallel_map(self, fn: Callable[[Any], Any]) -> ParallelStream:
         """A stream of ``fn(item)`` computed on the executor's workers.
 
         Results come in the order they finish.  At most the executor's
@@ -571,38 +615,41 @@ class ParallelStream:
         return ParallelStream(self._mapped(fn, False), self._executor,
                               self._ctx)
 
-    def parallel_filter(self, predicate):
+    def parallel_filter(self, predicate: Callable[[Any], object]
+                        ) -> ParallelStream:
         """A stream of the items for which ``predicate`` holds, tested in
         parallel."""
         return ParallelStream(self._mapped(predicate, True), self._executor,
                               self._ctx)
 
-    def _mapped(self, fn, filtering):
+    def _mapped(self, fn: Callable[[Any], Any],
+                filtering: bool) -> Generator[Any, None, None]:
         executor = self._executor
         pool = executor.pool
         limit = executor.config.queue_size
-        pending = {}
+        pending: dict[concurrent.futures.Future[Any], Any] = {}
         try:
             for item in self:
                 if executor._limiter is not None:
                     executor._limiter.wait(ctx=self._ctx)
                 pending[pool.submit(fn, item)] = item
                 if len(pending) >= limit:
-                    yield from _drain(pending, filtering, first=True)
+                    yield from _drain(pending, filtering)
             while pending:
-                yield from _drain(pending, filtering, first=True)
+                yield from _drain(pending, filtering)
         finally:
             for future in pending:
                 future.cancel()
 
-    def close(self):
+    def close(self) -> None:
         """Close the source, if it can be closed."""
         closer = getattr(self._source, "close", None)
         if closer is not None:
             closer()
 
 
-def _drain(pending, filtering, first):
+def _drain(pending: dict[concurrent.futures.Future[Any], Any],
+           filtering: bool) -> Iterator[Any]:
     done, _ = concurrent.futures.wait(
         pending, return_when=concurrent.futures.FIRST_COMPLETED
     )
@@ -618,8 +665,11 @@ def _drain(pending, filtering, first):
 # ------------------------------------------------------------------ run
 
 
-def parallel_run(n, goal_fn, config=None, *, executor=None, ctx=None,
-                 timeout=None):
+def parallel_run(n: int | None, goal_fn: Callable[[Any], Any],
+                 config: ParallelConfig | None = None, *,
+                 executor: concurrent.futures.Executor | None = None,
+                 ctx: Context | None = None,
+                 timeout: float | None = None) -> list[Any]:
     """Up to ``n`` values of ``q`` for which ``goal_fn(q)`` holds.
 
     ``goal_fn`` gets a new variable and returns a goal.  The search runs
@@ -645,7 +695,10 @@ def parallel_run(n, goal_fn, config=None, *, executor=None, ctx=None,
         return parallel.run(count, query, goal, ctx=ctx, timeout=timeout)
 
 
-def _run_partitioned(count, goal_fn, config, executor, timeout):
+def _run_partitioned(count: int | None, goal_fn: Callable[[Any], Any],
+                     config: ParallelConfig | None,
+                     executor: concurrent.futures.Executor,
+                     timeout: float | None) -> list[Any]:
     parts = 4 * (config or ParallelConfig()).workers
     try:
         pickle.dumps(goal_fn)
@@ -658,7 +711,7 @@ def _run_partitioned(count, goal_fn, config, executor, timeout):
         executor.submit(solve_partition, goal_fn, index, parts, count)
         for index in range(parts)
     ]
-    answers = []
+    answers: list[Any] = []
     try:
         for future in concurrent.futures.as_completed(futures,
                                                       timeout=timeout):
@@ -675,7 +728,8 @@ def _run_partitioned(count, goal_fn, config, executor, timeout):
     return answers if count is None else answers[:count]
 
 
-def solve_partition(goal_fn, index, parts, limit=None):
+def solve_partition(goal_fn: Callable[[Any], Any], index: int, parts: int,
+                    limit: int | None = None) -> list[Any]:
     """The answers of share ``index`` of ``parts`` of ``goal_fn``'s search.
 
     Every share expands the same frontier in the same way: the search is
@@ -685,7 +739,7 @@ def solve_partition(goal_fn, index, parts, limit=None):
     """
     query = terms.var("q")
     search = Search(query, goal_fn(query))
-    answers = []
+    answers: list[Any] = []
     with search:
         while search.pending < parts:
             status = search.step(64)

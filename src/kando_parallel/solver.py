@@ -6,8 +6,12 @@ deadline, report progress while it works, and be interrupted with
 Ctrl-C between slices.
 """
 
+from __future__ import annotations
+
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from kando_parallel._backend import engine
 
@@ -25,7 +29,7 @@ class SolveTimeout(TimeoutError):
     ``answers`` holds the answers found before it did.
     """
 
-    def __init__(self, seconds, answers):
+    def __init__(self, seconds: float, answers: list[Any]) -> None:
         super().__init__(
             f"no complete result within {seconds:g} s "
             f"({len(answers)} answers found so far)"
@@ -39,21 +43,24 @@ class Progress:
 
     __slots__ = ("answers", "steps", "elapsed", "pending")
 
-    def __init__(self, answers, steps, elapsed, pending):
+    def __init__(self, answers: int, steps: int, elapsed: float,
+                 pending: int) -> None:
         self.answers = answers
         self.steps = steps
         self.elapsed = elapsed
         self.pending = pending
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"Progress(answers={self.answers}, steps={self.steps}, "
             f"elapsed={self.elapsed:.1f}, pending={self.pending})"
         )
 
 
-def solve(query, *goals, limit=None, timeout=None, progress=None,
-          occurs_check=True, workers=1):
+def solve(query: object, *goals: Any, limit: int | None = None,
+          timeout: float | None = None,
+          progress: Callable[[Progress], object] | None = None,
+          occurs_check: bool = True, workers: int = 1) -> list[Any]:
     """The answers of ``goals`` for ``query``, at most ``limit`` of them.
 
     ``limit`` of ``None`` or 0 means all.  ``timeout`` is in seconds;
@@ -80,9 +87,8 @@ def solve(query, *goals, limit=None, timeout=None, progress=None,
                                occurs_check, workers)
 
     start = time.monotonic()
-    deadline = None if timeout is None else start + timeout
     next_report = start + PROGRESS_EVERY_S
-    answers = []
+    answers: list[Any] = []
 
     with Search(query, conj(*goals), occurs_check) as search:
         while limit is None or len(answers) < limit:
@@ -93,7 +99,7 @@ def solve(query, *goals, limit=None, timeout=None, progress=None,
                 break
 
             now = time.monotonic()
-            if deadline is not None and now >= deadline:
+            if timeout is not None and now - start >= timeout:
                 raise SolveTimeout(timeout, answers)
             if progress is not None and now >= next_report:
                 next_report = now + PROGRESS_EVERY_S
@@ -104,13 +110,15 @@ def solve(query, *goals, limit=None, timeout=None, progress=None,
     return answers
 
 
-def _solve_parallel(query, goals, limit, timeout, progress, occurs_check,
-                    workers):
+def _solve_parallel(query: object, goals: tuple[Any, ...],
+                    limit: int | None, timeout: float | None,
+                    progress: Callable[[Progress], object] | None,
+                    occurs_check: bool, workers: int) -> list[Any]:
     from kando_parallel.errors import DeadlineExceeded
     from kando_parallel.executor import ParallelConfig, ParallelExecutor
 
     start = time.monotonic()
-    answers = []
+    answers: list[Any] = []
     config = ParallelConfig(max_workers=workers)
     with ParallelExecutor(config) as executor:
         found = executor.search(query, *goals, timeout=timeout,
@@ -122,7 +130,7 @@ def _solve_parallel(query, goals, limit, timeout, progress, occurs_check,
                 if limit is not None and len(answers) >= limit:
                     break
         except DeadlineExceeded:
-            raise SolveTimeout(timeout, answers) from None
+            raise SolveTimeout(timeout or 0.0, answers) from None
         finally:
             reporter.stop()
             found.close()
@@ -132,28 +140,31 @@ def _solve_parallel(query, goals, limit, timeout, progress, occurs_check,
 class _Reporter:
     """Calls ``progress`` about once a second while a parallel run works."""
 
-    def __init__(self, found, answers, start, progress):
+    def __init__(self, found: Any, answers: list[Any], start: float,
+                 progress: Callable[[Progress], object] | None) -> None:
         self._found = found
         self._answers = answers
         self._start = start
         self._progress = progress
         self._stopped = threading.Event()
-        self._thread = None
+        self._thread: threading.Thread | None = None
         if progress is not None:
             self._thread = threading.Thread(
                 target=self._run, name="kando-progress", daemon=True
             )
             self._thread.start()
 
-    def _run(self):
+    def _run(self) -> None:
+        progress = self._progress
+        assert progress is not None
         while not self._stopped.wait(PROGRESS_EVERY_S):
-            self._progress(
+            progress(
                 Progress(len(self._answers), self._found.steps,
                          time.monotonic() - self._start,
                          self._found.pending)
             )
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopped.set()
         if self._thread is not None:
             self._thread.join()
