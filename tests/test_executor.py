@@ -444,3 +444,15 @@ def test_a_substitution_escapes_no_worker():
 
     assert sorted(found) == [(1, 1), (2, 2)]
     assert unify(q, 1) is not None
+
+
+def test_an_early_stop_gives_its_load_back_to_the_next_run():
+    q = var()
+    with ParallelExecutor(config(max_queue_size=4)) as executor:
+        for _ in range(20):
+            assert len(executor.run(1, q, membero(q, list(range(200))))) == 1
+        assert executor._backpressure.current_load == 0
+        assert not executor._backpressure.paused
+        found = executor.run(0, q, membero(q, [1, 2, 3]), timeout=20)
+
+    assert sorted(found) == [1, 2, 3]
