@@ -327,25 +327,20 @@ cdef class Facts:
     cdef readonly object arity
     cdef list _rows
     cdef _FactSnapshot _snapshot
+    cdef object _lock
 
     def __init__(self, name="facts", rows=()):
         self.name = name
         self.arity = None
         self._rows = []
         self._snapshot = None
+        self._lock = threading.Lock()
         self.extend(rows)
 
     def add(self, *row):
         """Add one fact."""
         cdef term_t term
 
-        if self.arity is None:
-            self.arity = len(row)
-        elif len(row) != self.arity:
-            raise ValueError(
-                f"facts {self.name} have {self.arity} columns, "
-                f"this one has {len(row)}"
-            )
         for value in row:
             term = to_term(value)
             ground = not has_vars(term)
@@ -354,8 +349,16 @@ cdef class Facts:
                 raise ValueError(
                     f"a fact must be ground (no logic variables): {row!r}"
                 )
-        self._rows.append(tuple(row))
-        self._snapshot = None
+        with self._lock:
+            if self.arity is None:
+                self.arity = len(row)
+            elif len(row) != self.arity:
+                raise ValueError(
+                    f"facts {self.name} have {self.arity} columns, "
+                    f"this one has {len(row)}"
+                )
+            self._rows.append(tuple(row))
+            self._snapshot = None
 
     def extend(self, rows):
         """Add many facts."""
@@ -374,15 +377,22 @@ cdef class Facts:
                 f"facts {self.name} have {self.arity} columns, "
                 f"got {len(args)} arguments"
             )
-        if self._snapshot is None:
-            snapshot = _FactSnapshot.__new__(_FactSnapshot)
-            (<_FactSnapshot>snapshot).table = table_new(self._rows, len(args))
-            self._snapshot = snapshot
+        # The snapshot is made, and swapped for a new one after an add,
+        # under the table's lock, so a query on another thread always
+        # holds a whole snapshot.
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None:
+                snapshot = _FactSnapshot.__new__(_FactSnapshot)
+                (<_FactSnapshot>snapshot).table = table_new(
+                    list(self._rows), len(args)
+                )
+                self._snapshot = snapshot
 
         goal = goal_alloc(G_FACTS, len(args))
         if goal == NULL:
             raise MemoryError()
-        goal.table = self._snapshot.table
+        goal.table = (<_FactSnapshot>snapshot).table
         kp_atomic_fetch_add(&goal.table.refcnt, 1)
         goal.py = NULL
         try:
