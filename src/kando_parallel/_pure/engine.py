@@ -925,7 +925,8 @@ class Search:
 
     def answer_substitution(self):
         """The state of the last answer, as a :class:`Substitution`."""
-        state = Substitution._wrap(self._answer)
+        root = EMPTY if self._answer is None else self._answer
+        state = Substitution._wrap(root)
         state._may_cycle = not self._occurs_check
         return state
 
