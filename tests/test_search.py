@@ -231,6 +231,16 @@ def test_search_answer_substitution_is_the_answer_state():
     assert state[x] == 5
 
 
+def test_search_answer_substitution_before_an_answer_is_empty():
+    q = var()
+    search = Search(q, eq(q, 1))
+
+    state = search.answer_substitution()
+
+    assert isinstance(state, Substitution)
+    assert len(state) == 0 and dict(state) == {} and q not in state
+
+
 def test_split_searches_share_out_the_answers():
     q = var()
     search = Search(q, membero(q, list(range(20))))

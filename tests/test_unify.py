@@ -6,6 +6,7 @@ deep terms, which would recurse.
 """
 
 import sys
+from collections.abc import ItemsView, KeysView, ValuesView
 
 import pytest
 from conftest import within
@@ -113,6 +114,19 @@ def test_substitution_is_a_mapping():
     assert s.get(var(), "absent") == "absent"
     with pytest.raises(KeyError):
         s[var()]
+
+
+def test_substitution_views_are_those_of_a_mapping():
+    x, y = var(), var()
+
+    s = unify((x, y), ("a", ["b"]))
+
+    assert isinstance(s.keys(), KeysView)
+    assert isinstance(s.values(), ValuesView)
+    assert isinstance(s.items(), ItemsView)
+    assert s.keys() & {x, var()} == {x}
+    assert sorted(map(repr, s.values())) == ["'a'", "['b']"]
+    assert (x, "a") in s.items() and (x, "b") not in s.items()
 
 
 def test_empty_substitution_is_true():

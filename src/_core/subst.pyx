@@ -19,7 +19,7 @@ because nodes never change after they are built.
 Invariant: a node is never empty, except that the empty trie is NULL.
 """
 
-from collections.abc import Mapping
+from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
@@ -481,20 +481,15 @@ cdef class Substitution:
         for var_id, _ in trie_items(self.root):
             yield var_from_id(<int64_t>var_id)
 
+    # The views of a Mapping, as the pure twin inherits them.
     def keys(self):
-        return [var_from_id(<int64_t>k) for k, _ in trie_items(self.root)]
+        return KeysView(self)
 
     def values(self):
-        return [
-            to_python(t, NULL, NULL, False, None)
-            for _, t in trie_items(self.root)
-        ]
+        return ValuesView(self)
 
     def items(self):
-        return [
-            (var_from_id(<int64_t>k), to_python(t, NULL, NULL, False, None))
-            for k, t in trie_items(self.root)
-        ]
+        return ItemsView(self)
 
     def __len__(self):
         if self.size < 0:

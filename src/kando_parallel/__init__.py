@@ -7,7 +7,7 @@ and parallel goal evaluation.
 [1, 3]
 """
 
-from kando_parallel._backend import BACKEND as __backend__
+from kando_parallel import _backend
 from kando_parallel._backend import engine, subst, terms
 from kando_parallel._backend import unify as _unification
 from kando_parallel.lists import (
@@ -51,6 +51,7 @@ from kando_parallel.merger import StreamMerger
 from kando_parallel.pool import WorkerPool
 
 __version__ = "0.1.0"
+__backend__ = _backend.BACKEND
 
 Cons = terms.Cons
 Unbound = terms.Unbound
@@ -84,3 +85,66 @@ run = engine.run
 run_all = engine.run_all
 run_iter = engine.run_iter
 succeed = engine.succeed
+
+__all__ = [
+    "BackpressureController",
+    "CancelContext",
+    "Cancelled",
+    "Cons",
+    "Context",
+    "CyclicTermError",
+    "DeadlineExceeded",
+    "ErrLimiterShutdown",
+    "ErrPoolShutdown",
+    "Facts",
+    "Goal",
+    "LimiterShutdownError",
+    "LoadBalancer",
+    "MergerClosedError",
+    "NoWorkersError",
+    "ParallelConfig",
+    "ParallelExecutor",
+    "ParallelStream",
+    "PoolShutdownError",
+    "RateLimiter",
+    "Relation",
+    "Search",
+    "SearchCancelled",
+    "StreamMerger",
+    "Substitution",
+    "Unbound",
+    "Var",
+    "Worker",
+    "WorkerPool",
+    "appendo",
+    "background",
+    "conde",
+    "conj",
+    "cons",
+    "conso",
+    "disj",
+    "eq",
+    "fail",
+    "fresh",
+    "heado",
+    "is_var",
+    "membero",
+    "parallel_run",
+    "permuteo",
+    "pygoal",
+    "reify",
+    "relation",
+    "rembero",
+    "run",
+    "run_all",
+    "run_iter",
+    "succeed",
+    "tailo",
+    "unify",
+    "var",
+    "vars",
+    "walk",
+    "with_cancel",
+    "with_deadline",
+    "with_timeout",
+]

@@ -15,17 +15,25 @@ resume followed at once by a new pause still releases everyone who was
 waiting for it.
 """
 
+from __future__ import annotations
+
 import asyncio
 import threading
+from typing import TYPE_CHECKING
 
 from ._aio import wake
 from ._backend import counter
 from .context import WaitBudget
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .context import Context
+
 __all__ = ["BackpressureController", "water_marks"]
 
 
-def water_marks(max_queue_size):
+def water_marks(max_queue_size: int) -> tuple[int, int]:
     """The default marks for a queue of ``max_queue_size``: 80 % and 20 %.
 
     They keep ``0 <= low < high`` and ``high >= 1`` for tiny sizes, where
@@ -84,16 +92,18 @@ class BackpressureController(counter.LoadCounter):
     3
     """
 
-    def __init__(self, max_queue_size):
+    def __init__(self, max_queue_size: int) -> None:
         high, low = water_marks(max_queue_size)
         super().__init__(high, low)
         self.max_queue_size = max_queue_size
         self._cond = threading.Condition(threading.Lock())
         self._generation = 0
         self._waiting = 0
-        self._async_waiters = set()
+        self._async_waiters: set[
+            tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+        ] = set()
 
-    def _transition(self, flags):
+    def _transition(self, flags: int) -> None:
         if not flags & counter.RESUMED:
             return
         with self._cond:
@@ -105,12 +115,14 @@ class BackpressureController(counter.LoadCounter):
             wake(loop, future)
 
     @property
-    def waiters(self):
+    def waiters(self) -> int:
         """How many threads and tasks wait in ``check_backpressure``."""
         with self._cond:
             return self._waiting + len(self._async_waiters)
 
-    def check_backpressure(self, ctx=None, timeout=None):
+    def check_backpressure(
+        self, ctx: Context | None = None, timeout: float | None = None
+    ) -> None:
         """Block while paused; return once the load fell to the low mark.
 
         Returns at once when not paused.  Raises
@@ -133,17 +145,19 @@ class BackpressureController(counter.LoadCounter):
                 finally:
                     self._waiting -= 1
 
-    def _wake_all(self):
+    def _wake_all(self) -> None:
         with self._cond:
             self._cond.notify_all()
 
-    async def check_backpressure_async(self, ctx=None, timeout=None):
+    async def check_backpressure_async(
+        self, ctx: Context | None = None, timeout: float | None = None
+    ) -> None:
         """The asyncio form of :meth:`check_backpressure`."""
         if not self.paused:
             return
 
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future: asyncio.Future[None] = loop.create_future()
         waiter = (loop, future)
         with WaitBudget(ctx, timeout, "check_backpressure") as budget:
             budget.watch(
@@ -165,23 +179,23 @@ class BackpressureController(counter.LoadCounter):
                 if not future.done():
                     future.cancel()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.check_backpressure()
         self.add_load(1)
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.remove_load(1)
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         await self.check_backpressure_async()
         self.add_load(1)
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         self.remove_load(1)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<BackpressureController load={self.current_load} "
             f"paused={self.paused} high={self.high_water_mark} "

@@ -7,11 +7,17 @@ worker: after ``k * n`` submits from any number of threads, each of the
 the submitting thread, outside the lock.
 """
 
+from __future__ import annotations
+
 import threading
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from .context import background, with_timeout
 from .errors import NoWorkersError
+
+if TYPE_CHECKING:
+    from .context import Context, ContextError
 
 __all__ = ["LoadBalancer", "Worker"]
 
@@ -29,7 +35,7 @@ class Worker(Protocol):
     def id(self) -> str:
         """A name for the worker, for logs and errors."""
 
-    def process(self, task: Any, ctx: Any) -> Any:
+    def process(self, task: Any, ctx: Context) -> Any:
         """Do ``task``; stop early if ``ctx`` is done."""
 
 
@@ -53,17 +59,17 @@ class LoadBalancer:
     ['a:0', 'b:1', 'a:2']
     """
 
-    def __init__(self, workers):
+    def __init__(self, workers: Iterable[Worker]) -> None:
         self._workers = tuple(workers)
         self._lock = threading.Lock()
         self._next = 0
 
     @property
-    def workers(self):
+    def workers(self) -> tuple[Worker, ...]:
         """The workers, in hand-out order."""
         return self._workers
 
-    def next_worker(self):
+    def next_worker(self) -> Worker:
         """Pick the worker whose turn it is, and advance the turn."""
         if not self._workers:
             raise NoWorkersError("the load balancer has no workers")
@@ -72,7 +78,12 @@ class LoadBalancer:
             self._next = (index + 1) % len(self._workers)
         return self._workers[index]
 
-    def submit(self, task, ctx=None, timeout=None):
+    def submit(
+        self,
+        task: Any,
+        ctx: Context | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """Give ``task`` to the next worker; return what it returns.
 
         The worker gets ``ctx`` (background when None); with ``timeout``,
@@ -82,7 +93,8 @@ class LoadBalancer:
         already done, without picking a worker.
         """
         if ctx is not None and ctx.done():
-            err = ctx.err()
+            # A done context has its error.
+            err = cast("ContextError", ctx.err())
             raise type(err)(*err.args)
         worker = self.next_worker()
 
@@ -91,5 +103,5 @@ class LoadBalancer:
         with with_timeout(ctx, timeout) as child:
             return worker.process(task, child)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._workers)

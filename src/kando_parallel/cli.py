@@ -35,6 +35,8 @@ Examples
 0
 """
 
+from __future__ import annotations
+
 import argparse
 import inspect
 import json
@@ -44,9 +46,15 @@ import runpy
 import sys
 import time
 import traceback
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import kando_parallel
 from kando_parallel.solver import SolveTimeout, solve
+
+if TYPE_CHECKING:
+    from kando_parallel import Goal
+    from kando_parallel.solver import Progress
 
 # Bad arguments exit with status 2 from inside argparse.
 EXIT_OK = 0
@@ -90,7 +98,7 @@ class ProgramError(Exception):
 # ---------------------------------------------------------------- arguments
 
 
-def positive_int(text):
+def positive_int(text: str) -> int:
     """Parse a whole number of at least 1, for argparse.
 
     >>> positive_int("3")
@@ -112,7 +120,7 @@ def positive_int(text):
     return value
 
 
-def positive_seconds(text):
+def positive_seconds(text: str) -> float:
     """Parse a finite number of seconds above 0, for argparse.
 
     >>> positive_seconds("0.5")
@@ -134,7 +142,7 @@ def positive_seconds(text):
     return value
 
 
-def search_options():
+def search_options() -> argparse.ArgumentParser:
     """The options every command takes, as a parent parser."""
     parent = argparse.ArgumentParser(add_help=False)
     how_many = parent.add_mutually_exclusive_group()
@@ -161,7 +169,7 @@ def search_options():
     return parent
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kando-parallel`` command."""
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -226,19 +234,22 @@ def build_parser():
     return parser
 
 
-def answer_limit(args, default):
+def answer_limit(
+    args: argparse.Namespace, default: int | None
+) -> int | None:
     """The ``limit`` for solve(): ``None`` for all answers."""
     if args.all:
         return None
-    if args.limit is not None:
-        return args.limit
+    limit: int | None = args.limit
+    if limit is not None:
+        return limit
     return default
 
 
 # ---------------------------------------------------------------- output
 
 
-def to_json(value):
+def to_json(value: object) -> Any:
     """Convert an answer to JSON data, iteratively.
 
     Tuples and lists become arrays, dicts with string keys objects, and
@@ -249,8 +260,8 @@ def to_json(value):
     >>> to_json((1, ["a", Unbound(0)], cons(2, Unbound(1))))
     [1, ['a', '_0'], '(2 . _1)']
     """
-    out = []
-    stack = [(False, value)]
+    out: list[Any] = []
+    stack: list[tuple[bool, Any]] = [(False, value)]
     while stack:
         building, item = stack.pop()
         if building:
@@ -280,12 +291,12 @@ def to_json(value):
     return out[0]
 
 
-def plural(count, word):
+def plural(count: int, word: str) -> str:
     """``1 solution``, ``2 solutions``."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def summary_line(outcome, noun):
+def summary_line(outcome: Outcome, noun: str) -> str:
     """The last line of text output: how many, how long, how."""
     found = plural(len(outcome.answers), noun)
     if outcome.timed_out:
@@ -297,7 +308,7 @@ def summary_line(outcome, noun):
     )
 
 
-def report_progress(progress):
+def report_progress(progress: Progress) -> None:
     """Print a :class:`~kando_parallel.solver.Progress` on stderr."""
     print(
         f"{PROG}: {progress.elapsed:.0f} s, "
@@ -308,7 +319,7 @@ def report_progress(progress):
     )
 
 
-def emit_json(record):
+def emit_json(record: dict[str, Any]) -> None:
     """Write ``record`` as one line of JSON on stdout."""
     json.dump(record, sys.stdout)
     sys.stdout.write("\n")
@@ -322,25 +333,36 @@ class Outcome:
 
     __slots__ = ("answers", "seconds", "timed_out", "workers")
 
-    def __init__(self, answers, seconds, timed_out, workers):
+    def __init__(
+        self,
+        answers: list[Any],
+        seconds: float,
+        timed_out: bool,
+        workers: int,
+    ) -> None:
         self.answers = answers
         self.seconds = seconds
         self.timed_out = timed_out
         self.workers = workers
 
 
-def search(query, goals, args, limit):
+def search(
+    query: object,
+    goals: Sequence[Goal],
+    args: argparse.Namespace,
+    limit: int | None,
+) -> Outcome:
     """Run solve() for the command's options; an :class:`Outcome`.
 
     A timeout is not an error here: the outcome records it, with the
     answers found before the deadline.
     """
-    options = {
+    options: dict[str, Any] = {
         "limit": limit,
         "timeout": args.timeout,
         "progress": report_progress,
     }
-    workers = 1
+    workers: int = 1
     if SOLVE_TAKES_WORKERS:
         options["workers"] = workers = args.workers
     elif args.workers > 1:
@@ -362,7 +384,11 @@ def search(query, goals, args, limit):
     return Outcome(answers, seconds, timed_out, workers)
 
 
-def finish(outcome, args, record=None):
+def finish(
+    outcome: Outcome,
+    args: argparse.Namespace,
+    record: dict[str, Any] | None = None,
+) -> int:
     """Print ``record`` as JSON if given, report a timeout; the status."""
     if record is not None:
         record.update(
@@ -388,7 +414,7 @@ def finish(outcome, args, record=None):
 HOUSE_FIELDS = ("nationality", "pet", "drink", "smoke", "colour")
 
 
-def solve_zebra(args):
+def solve_zebra(args: argparse.Namespace) -> int:
     from kando_parallel.puzzles.zebra import zebra_goals
 
     houses, owner, drinker, goals = zebra_goals()
@@ -406,7 +432,7 @@ def solve_zebra(args):
         for found_owner, found_drinker, found_houses in outcome.answers
     ]
     if args.json:
-        record = {"puzzle": "zebra", "limit": limit}
+        record: dict[str, Any] = {"puzzle": "zebra", "limit": limit}
         record["answers"] = to_json(answers)
         return finish(outcome, args, record)
 
@@ -417,7 +443,7 @@ def solve_zebra(args):
     return finish(outcome, args)
 
 
-def solve_queens(args):
+def solve_queens(args: argparse.Namespace) -> int:
     from kando_parallel.puzzles.queens import queens_goal
 
     queens, goal = queens_goal(args.n)
@@ -426,7 +452,9 @@ def solve_queens(args):
 
     answers = [list(columns) for columns in outcome.answers]
     if args.json:
-        record = {"puzzle": "queens", "n": args.n, "limit": limit}
+        record: dict[str, Any] = {
+            "puzzle": "queens", "n": args.n, "limit": limit
+        }
         record["answers"] = answers
         return finish(outcome, args, record)
 
@@ -436,7 +464,7 @@ def solve_queens(args):
     return finish(outcome, args)
 
 
-def load_program(path):
+def load_program(path: str) -> tuple[object, Goal]:
     """Load a program file; its ``(query, goal)``.
 
     Raises :class:`ProgramError` with a message fit for the user when the
@@ -477,7 +505,7 @@ def load_program(path):
     return namespace["query"], goal
 
 
-def program_line(exc, path):
+def program_line(exc: BaseException, path: str) -> str:
     """``", line N"`` for the deepest frame of ``exc`` in ``path``."""
     line = ""
     for frame in traceback.extract_tb(exc.__traceback__):
@@ -486,7 +514,7 @@ def program_line(exc, path):
     return line
 
 
-def run_program(args):
+def run_program(args: argparse.Namespace) -> int:
     query, goal = load_program(args.file)
     limit = answer_limit(args, None)
     try:
@@ -499,7 +527,7 @@ def run_program(args):
         ) from exc
 
     if args.json:
-        record = {"program": args.file, "limit": limit}
+        record: dict[str, Any] = {"program": args.file, "limit": limit}
         record["answers"] = [to_json(answer) for answer in outcome.answers]
         return finish(outcome, args, record)
 
@@ -509,7 +537,7 @@ def run_program(args):
     return finish(outcome, args)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default ``sys.argv[1:]``).
 
     Returns the exit status; see the module docstring for its values.
@@ -517,7 +545,8 @@ def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return args.handler(args)
+        status: int = args.handler(args)
+        return status
     except ProgramError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_PROGRAM

@@ -30,6 +30,8 @@ Examples
 True
 """
 
+from __future__ import annotations
+
 import heapq
 import itertools
 import logging
@@ -37,8 +39,21 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import Cancelled, DeadlineExceeded
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, TypeAlias
+
+    # Why a context stopped; None while it runs.
+    ContextError: TypeAlias = Cancelled | DeadlineExceeded
+    # A done-callback: called with the context, its result ignored.
+    DoneCallback: TypeAlias = Callable[["Context"], object]
+    # A timer entry, [deadline, seq, weakref to the context or None]: a
+    # list, so that discard() can blank the reference in place.
+    _Entry: TypeAlias = list[Any]
 
 __all__ = [
     "CancelContext",
@@ -65,25 +80,25 @@ class Context:
     __slots__ = ("__weakref__",)
 
     @property
-    def deadline(self):
+    def deadline(self) -> float | None:
         """The ``time.monotonic()`` at which the context expires, or None."""
         return None
 
-    def done(self):
+    def done(self) -> bool:
         """True once the context is cancelled or past its deadline."""
         return False
 
-    def err(self):
+    def err(self) -> ContextError | None:
         """None while running; then :class:`Cancelled` or
         :class:`DeadlineExceeded`, saying why it stopped."""
         return None
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: float | None = None) -> bool:
         """Block until done or ``timeout`` seconds pass; return ``done()``."""
         threading.Event().wait(timeout)
         return False
 
-    def add_done_callback(self, fn):
+    def add_done_callback(self, fn: DoneCallback) -> int | None:
         """Call ``fn(ctx)`` once when the context is done.
 
         Returns a handle for :meth:`remove_done_callback`.  On a context
@@ -92,11 +107,11 @@ class Context:
         """
         return None
 
-    def remove_done_callback(self, handle):
+    def remove_done_callback(self, handle: int | None) -> bool:
         """Forget a callback; return whether it was still registered."""
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "kando_parallel.background()"
 
 
@@ -124,7 +139,9 @@ class CancelContext(Context):
         "_timer_entry",
     )
 
-    def __init__(self, parent=None, deadline=None):
+    def __init__(
+        self, parent: Context | None = None, deadline: float | None = None
+    ) -> None:
         parent = _BACKGROUND if parent is None else parent
         if not isinstance(parent, Context):
             raise TypeError(f"parent must be a Context, got {parent!r}")
@@ -134,16 +151,17 @@ class CancelContext(Context):
 
         self._lock = threading.Lock()
         self._event = threading.Event()
-        self._err = None
+        self._err: ContextError | None = None
         self._deadline = deadline
-        self._callbacks = {}
-        self._children = weakref.WeakSet()
-        self._parent = None
-        self._timer_entry = None
+        self._callbacks: dict[int, DoneCallback] = {}
+        self._children: weakref.WeakSet[CancelContext] = weakref.WeakSet()
+        self._parent: CancelContext | None = None
+        self._timer_entry: _Entry | None = None
 
         if isinstance(parent, CancelContext):
             if not parent._adopt(self):
-                self._finish(parent.err())
+                # The parent refused the child because it is done.
+                self._finish(cast("ContextError", parent.err()))
                 return
             self._parent = parent
         if deadline is not None:
@@ -152,17 +170,17 @@ class CancelContext(Context):
             else:
                 self._timer_entry = _TIMER.schedule(self)
 
-    def _adopt(self, child):
+    def _adopt(self, child: CancelContext) -> bool:
         with self._lock:
             if self._err is not None:
                 return False
             self._children.add(child)
             return True
 
-    def _expire(self):
+    def _expire(self) -> None:
         self._finish(DeadlineExceeded("context deadline exceeded"))
 
-    def _finish(self, err):
+    def _finish(self, err: ContextError) -> None:
         with self._lock:
             if self._err is not None:
                 return
@@ -186,15 +204,15 @@ class CancelContext(Context):
             _run_callback(fn, self)
 
     @property
-    def deadline(self):
+    def deadline(self) -> float | None:
         """The ``time.monotonic()`` at which the context expires, or None."""
         return self._deadline
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Stop the context and its children; later calls do nothing."""
         self._finish(Cancelled("context cancelled"))
 
-    def err(self):
+    def err(self) -> ContextError | None:
         """None while running; then :class:`Cancelled` or
         :class:`DeadlineExceeded`, saying why it stopped."""
         if self._err is None and self._deadline is not None:
@@ -202,11 +220,11 @@ class CancelContext(Context):
                 self._expire()
         return self._err
 
-    def done(self):
+    def done(self) -> bool:
         """True once the context is cancelled or past its deadline."""
         return self.err() is not None
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: float | None = None) -> bool:
         """Block until done or ``timeout`` seconds pass; return ``done()``."""
         until = None if timeout is None else _monotonic() + timeout
 
@@ -223,7 +241,7 @@ class CancelContext(Context):
             self._event.wait(step)
         return True
 
-    def add_done_callback(self, fn):
+    def add_done_callback(self, fn: DoneCallback) -> int | None:
         """Call ``fn(ctx)`` once when the context is done.
 
         Returns a handle for :meth:`remove_done_callback`.  On a context
@@ -238,23 +256,25 @@ class CancelContext(Context):
         _run_callback(fn, self)
         return None
 
-    def remove_done_callback(self, handle):
+    def remove_done_callback(self, handle: int | None) -> bool:
         """Forget a callback; return whether it was still registered."""
         with self._lock:
-            return self._callbacks.pop(handle, None) is not None
+            # None, the handle of a context already done, is never a key.
+            gone = self._callbacks.pop(handle, None)  # type: ignore[arg-type]
+            return gone is not None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.cancel()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "running" if self._err is None else type(self._err).__name__
         return f"<CancelContext {state} deadline={self._deadline}>"
 
 
-def _run_callback(fn, ctx):
+def _run_callback(fn: DoneCallback, ctx: Context) -> None:
     try:
         fn(ctx)
     except Exception:
@@ -269,17 +289,17 @@ class _Timer:
     they reach the top of the heap or when they are more than half of it.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._reset()
 
-    def _reset(self):
+    def _reset(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._heap = []
+        self._heap: list[_Entry] = []
         self._blank = 0
         self._seq = itertools.count()
-        self._thread = None
+        self._thread: threading.Thread | None = None
 
-    def schedule(self, ctx):
+    def schedule(self, ctx: CancelContext) -> _Entry:
         entry = [ctx.deadline, next(self._seq), weakref.ref(ctx)]
         with self._cond:
             heapq.heappush(self._heap, entry)
@@ -293,7 +313,7 @@ class _Timer:
                 self._cond.notify()
         return entry
 
-    def discard(self, entry):
+    def discard(self, entry: _Entry) -> None:
         with self._cond:
             if entry[2] is None:
                 return
@@ -304,7 +324,7 @@ class _Timer:
                 heapq.heapify(self._heap)
                 self._blank = 0
 
-    def _next_due(self):
+    def _next_due(self) -> weakref.ref[CancelContext]:
         heap = self._heap
         while True:
             if heap and heap[0][2] is None:
@@ -318,12 +338,13 @@ class _Timer:
             delay = heap[0][0] - _monotonic()
             if delay <= 0:
                 entry = heapq.heappop(heap)
-                ref, entry[2] = entry[2], None
+                ref: weakref.ref[CancelContext] = entry[2]
+                entry[2] = None
                 return ref
             self._cond.wait(delay)
             heap = self._heap
 
-    def _run(self):
+    def _run(self) -> None:
         while True:
             with self._cond:
                 ref = self._next_due()
@@ -331,7 +352,7 @@ class _Timer:
             if ctx is not None:
                 ctx._expire()
 
-    def _after_fork(self):
+    def _after_fork(self) -> None:
         heap = [e for e in self._heap if e[2] is not None]
         self._reset()
         for entry in heap:
@@ -345,12 +366,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_TIMER._after_fork)
 
 
-def background():
+def background() -> Context:
     """The context that is never cancelled and has no deadline."""
     return _BACKGROUND
 
 
-def with_cancel(parent=None):
+def with_cancel(parent: Context | None = None) -> CancelContext:
     """A child of ``parent`` (default: background) that can be cancelled.
 
     Examples
@@ -363,7 +384,7 @@ def with_cancel(parent=None):
     return CancelContext(parent)
 
 
-def with_deadline(parent, deadline):
+def with_deadline(parent: Context | None, deadline: float) -> CancelContext:
     """A child of ``parent`` that expires at ``deadline``.
 
     ``deadline`` is a ``time.monotonic()`` reading; the child expires at
@@ -372,7 +393,7 @@ def with_deadline(parent, deadline):
     return CancelContext(parent, float(deadline))
 
 
-def with_timeout(parent, seconds):
+def with_timeout(parent: Context | None, seconds: float) -> CancelContext:
     """A child of ``parent`` that expires ``seconds`` from now."""
     return CancelContext(parent, _monotonic() + float(seconds))
 
@@ -389,20 +410,22 @@ class WaitBudget:
 
     __slots__ = ("ctx", "deadline", "timeout", "what", "_handle")
 
-    def __init__(self, ctx, timeout, what):
+    def __init__(
+        self, ctx: Context | None, timeout: float | None, what: str
+    ) -> None:
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be >= 0 or None, got {timeout}")
         self.ctx = ctx
         self.timeout = timeout
         self.what = what
-        self._handle = None
+        self._handle: int | None = None
         deadline = None if timeout is None else _monotonic() + timeout
         if ctx is not None and ctx.deadline is not None:
             if deadline is None or ctx.deadline < deadline:
                 deadline = ctx.deadline
         self.deadline = deadline
 
-    def check(self):
+    def check(self) -> None:
         ctx = self.ctx
         if ctx is not None:
             err = ctx.err()
@@ -413,22 +436,23 @@ class WaitBudget:
                 f"{self.what} timed out after {self.timeout} s"
             )
 
-    def remaining(self):
+    def remaining(self) -> float | None:
         if self.deadline is None:
             return None
         return max(self.deadline - _monotonic(), 0.0)
 
-    def watch(self, wake):
+    def watch(self, wake: Callable[[], object]) -> None:
         if self.ctx is not None:
             self._handle = self.ctx.add_done_callback(lambda _ctx: wake())
 
-    def unwatch(self):
-        if self._handle is not None:
+    def unwatch(self) -> None:
+        # A handle is only ever taken from a context.
+        if self._handle is not None and self.ctx is not None:
             self.ctx.remove_done_callback(self._handle)
             self._handle = None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.unwatch()

@@ -16,14 +16,23 @@ A wait that is cancelled or closed gives its reservation back when no
 later reservation depends on it.
 """
 
+from __future__ import annotations
+
 import asyncio
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ._aio import wake
 from ._backend import bucket
 from .context import WaitBudget
 from .errors import DeadlineExceeded, LimiterShutdownError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .context import Context
 
 __all__ = ["RateLimiter"]
 
@@ -69,22 +78,30 @@ class RateLimiter(bucket.TokenBucket):
     False
     """
 
-    def __init__(self, tokens_per_second, burst=None, *, clock=None):
+    def __init__(
+        self,
+        tokens_per_second: float,
+        burst: int | None = None,
+        *,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         if burst is None:
             burst = max(1, int(tokens_per_second))
         super().__init__(tokens_per_second, burst, clock)
         self._fake_clock = clock is not None
         self._lock = threading.Lock()
         self._closed_event = threading.Event()
-        self._wakers = set()
-        self._async_waiters = set()
+        self._wakers: set[threading.Event] = set()
+        self._async_waiters: set[
+            tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+        ] = set()
 
     @property
-    def tokens_per_second(self):
+    def tokens_per_second(self) -> float:
         """The refill rate."""
         return self.rate
 
-    def close(self):
+    def close(self) -> None:
         """Admit nothing more; wake every waiter with LimiterShutdownError.
 
         Idempotent.
@@ -99,7 +116,7 @@ class RateLimiter(bucket.TokenBucket):
         for loop, future in waiters:
             wake(loop, future)
 
-    def _reserve(self, n, budget):
+    def _reserve(self, n: int, budget: WaitBudget) -> tuple[int, int]:
         if self._closed_event.is_set():
             raise LimiterShutdownError("the rate limiter is closed")
         budget.check()
@@ -117,13 +134,18 @@ class RateLimiter(bucket.TokenBucket):
             )
         return delay, ticket
 
-    def _give_up(self, n, ticket, budget):
+    def _give_up(self, n: int, ticket: int, budget: WaitBudget) -> None:
         self.cancel(n, ticket)
         if self._closed_event.is_set():
             raise LimiterShutdownError("the rate limiter closed")
         budget.check()
 
-    def wait(self, n=1, ctx=None, timeout=None):
+    def wait(
+        self,
+        n: int = 1,
+        ctx: Context | None = None,
+        timeout: float | None = None,
+    ) -> None:
         """Block until ``n`` tokens are taken.
 
         Raises ValueError at once when ``n`` exceeds the burst,
@@ -158,7 +180,7 @@ class RateLimiter(bucket.TokenBucket):
                     self._wakers.discard(stop)
         self._give_up(n, ticket, budget)
 
-    def _sleep_until(self, target, stop):
+    def _sleep_until(self, target: int, stop: threading.Event) -> bool:
         while True:
             left = target - self.now()
             if left <= 0:
@@ -172,7 +194,12 @@ class RateLimiter(bucket.TokenBucket):
             else:
                 time.sleep(0)
 
-    async def wait_async(self, n=1, ctx=None, timeout=None):
+    async def wait_async(
+        self,
+        n: int = 1,
+        ctx: Context | None = None,
+        timeout: float | None = None,
+    ) -> None:
         """The asyncio form of :meth:`wait`; never blocks the loop."""
         budget = WaitBudget(ctx, timeout, "RateLimiter.wait_async")
         delay, ticket = self._reserve(n, budget)
@@ -181,7 +208,7 @@ class RateLimiter(bucket.TokenBucket):
 
         target = self.now() + delay
         loop = asyncio.get_running_loop()
-        interrupted = loop.create_future()
+        interrupted: asyncio.Future[None] = loop.create_future()
         waiter = (loop, interrupted)
         with self._lock:
             self._async_waiters.add(waiter)
@@ -208,21 +235,21 @@ class RateLimiter(bucket.TokenBucket):
                 self._async_waiters.discard(waiter)
         self._give_up(n, ticket, budget)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.wait()
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         return None
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         await self.wait_async()
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         return None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<RateLimiter {self.rate:g}/s burst={self.burst} "
             f"closed={self.closed}>"

@@ -10,7 +10,14 @@ relations work in every direction, as far as their search terminates.
 [([], [1, 2]), ([1], [2]), ([1, 2], [])]
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from kando_parallel._backend import engine, terms
+
+if TYPE_CHECKING:
+    from kando_parallel._core.engine import Goal
 
 conde = engine.conde
 conj = engine.conj
@@ -21,26 +28,26 @@ cons = terms.cons
 
 
 @relation
-def conso(head, tail, pair):
+def conso(head: object, tail: object, pair: object) -> Goal:
     """``pair`` is the list whose first element is ``head`` and rest
     ``tail``."""
     return eq(cons(head, tail), pair)
 
 
 @relation
-def heado(head, lst):
+def heado(head: object, lst: object) -> Goal:
     """``head`` is the first element of ``lst``."""
     return fresh(lambda tail: eq(cons(head, tail), lst))
 
 
 @relation
-def tailo(tail, lst):
+def tailo(tail: object, lst: object) -> Goal:
     """``tail`` is ``lst`` without its first element."""
     return fresh(lambda head: eq(cons(head, tail), lst))
 
 
 @relation
-def membero(x, lst):
+def membero(x: object, lst: object) -> Goal:
     """``x`` is an element of ``lst``; one answer per position.
 
     >>> from kando_parallel import var, run
@@ -57,7 +64,7 @@ def membero(x, lst):
 
 
 @relation
-def appendo(front, back, whole):
+def appendo(front: object, back: object, whole: object) -> Goal:
     """``whole`` is ``front`` followed by ``back``."""
     return conde(
         [eq(front, []), eq(back, whole)],
@@ -74,7 +81,7 @@ def appendo(front, back, whole):
 
 
 @relation
-def rembero(x, lst, rest):
+def rembero(x: object, lst: object, rest: object) -> Goal:
     """``rest`` is ``lst`` with one occurrence of ``x`` taken out.
 
     Each occurrence gives one answer (Prolog's ``select/3``); without
@@ -100,7 +107,7 @@ def rembero(x, lst, rest):
 
 
 @relation
-def permuteo(lst, perm):
+def permuteo(lst: object, perm: object) -> Goal:
     """``perm`` is a permutation of ``lst``.
 
     >>> from kando_parallel import var, run

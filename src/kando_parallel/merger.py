@@ -32,15 +32,30 @@ the end of the stream.  A forwarder blocked inside a source's own
 one second for the forwarders and leaves such a thread (a daemon) behind.
 """
 
+from __future__ import annotations
+
 import asyncio
 import collections
 import queue
 import sys
 import threading
 import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._aio import wake
 from .errors import MergerClosedError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, TypeAlias
+
+    class QueueSource(Protocol):
+        """A queue-like source: ``get(timeout=...)`` or queue.Empty."""
+
+        def get(self, *, timeout: float) -> Any: ...
+
+    # What add_stream takes.
+    Stream: TypeAlias = Iterable[Any] | AsyncIterable[Any] | QueueSource
 
 __all__ = ["END", "StreamMerger"]
 
@@ -57,20 +72,20 @@ class _Source:
     __slots__ = ("raw", "kind", "buffer", "space", "done", "error",
                  "lagging", "thread", "loop", "task")
 
-    def __init__(self, raw, kind, lock):
+    def __init__(self, raw: Any, kind: str, lock: threading.Lock) -> None:
         self.raw = raw
         self.kind = kind
-        self.buffer = collections.deque()
+        self.buffer: collections.deque[Any] = collections.deque()
         self.space = threading.Condition(lock)
         self.done = False
-        self.error = None
+        self.error: BaseException | None = None
         self.lagging = False
-        self.thread = None
-        self.loop = None
-        self.task = None
+        self.thread: threading.Thread | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[Any] | None = None
 
 
-def _kind_of(source):
+def _kind_of(source: object) -> str:
     if hasattr(source, "__aiter__"):
         return "async"
     if hasattr(source, "__iter__"):
@@ -114,32 +129,34 @@ class StreamMerger:
     [0, 1, 2]
     """
 
-    def __init__(self, max_buffered=16):
+    def __init__(self, max_buffered: int = 16) -> None:
         if max_buffered < 1:
             raise ValueError(f"max_buffered must be >= 1, got {max_buffered}")
         self.max_buffered = max_buffered
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
-        self._sources = []
+        self._sources: list[_Source] = []
         self._turn = 0
         self._started = False
         self._closed = False
         self._adopted = False
         self._added = False
-        self._async_readers = set()
+        self._async_readers: set[
+            tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+        ] = set()
 
     @property
-    def buffered(self):
+    def buffered(self) -> int:
         """Items waiting in the merger now."""
         with self._lock:
             return sum(len(src.buffer) for src in self._sources)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once ``close`` was called."""
         return self._closed
 
-    def add_stream(self, source):
+    def add_stream(self, source: Stream) -> None:
         """Add a source; it starts being read once the output is read.
 
         Raises :class:`~kando_parallel.errors.MergerClosedError` after
@@ -156,7 +173,7 @@ class StreamMerger:
             if self._started:
                 self._start(src)
 
-    def _adopt_into(self, other):
+    def _adopt_into(self, other: StreamMerger) -> bool:
         with self._lock:
             if self._started or self._closed:
                 return False
@@ -167,20 +184,20 @@ class StreamMerger:
             other.add_stream(src.raw)
         return True
 
-    def output(self):
+    def output(self) -> Iterator[Any]:
         """The merged stream, as an iterator."""
         self._begin()
         return _Output(self)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return self.output()
 
-    def output_async(self):
+    def output_async(self) -> AsyncIterator[Any]:
         """The merged stream, as an async iterator."""
         self._begin()
         return _AsyncOutput(self)
 
-    def _begin(self):
+    def _begin(self) -> None:
         with self._lock:
             if self._adopted:
                 raise MergerClosedError(
@@ -191,7 +208,7 @@ class StreamMerger:
                 for src in self._sources:
                     self._start(src)
 
-    def _start(self, src):
+    def _start(self, src: _Source) -> None:
         target = {
             "iter": self._forward_iterable,
             "queue": self._forward_queue,
@@ -203,7 +220,7 @@ class StreamMerger:
         )
         src.thread.start()
 
-    def _put(self, src, item):
+    def _put(self, src: _Source, item: Any) -> bool:
         with self._lock:
             while len(src.buffer) >= self.max_buffered and not self._closed:
                 src.space.wait()
@@ -214,21 +231,23 @@ class StreamMerger:
             self._wake_readers()
             return True
 
-    def _finish(self, src, error=None):
+    def _finish(
+        self, src: _Source, error: BaseException | None = None
+    ) -> None:
         with self._lock:
             src.done = True
             src.error = error
             self._wake_readers()
 
-    def _wake_readers(self):
+    def _wake_readers(self) -> None:
         self._ready.notify_all()
         if self._async_readers:
             for loop, future in self._async_readers:
                 wake(loop, future)
             self._async_readers.clear()
 
-    def _forward_iterable(self, src):
-        error = None
+    def _forward_iterable(self, src: _Source) -> None:
+        error: BaseException | None = None
         iterator = None
         try:
             iterator = iter(src.raw)
@@ -243,8 +262,8 @@ class StreamMerger:
                 close()
             self._finish(src, error)
 
-    def _forward_queue(self, src):
-        error = None
+    def _forward_queue(self, src: _Source) -> None:
+        error: BaseException | None = None
         get = src.raw.get
         try:
             while not self._closed:
@@ -262,7 +281,7 @@ class StreamMerger:
         finally:
             self._finish(src, error)
 
-    def _forward_async(self, src):
+    def _forward_async(self, src: _Source) -> None:
         loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self._pump(src, loop))
@@ -270,8 +289,10 @@ class StreamMerger:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _pump(self, src, loop):
-        error = None
+    async def _pump(
+        self, src: _Source, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        error: BaseException | None = None
         iterator = None
         with self._lock:
             if self._closed:
@@ -294,7 +315,7 @@ class StreamMerger:
                 await aclose()
             self._finish(src, error)
 
-    def _take(self):
+    def _take(self) -> Any:
         """An item; ``_Empty`` when none is ready; a source to wait for;
         or raise at the end of the stream."""
         sources = self._sources
@@ -319,7 +340,7 @@ class StreamMerger:
             raise _End
         return _Empty
 
-    def _next(self):
+    def _next(self) -> Any:
         with self._lock:
             while True:
                 if self._closed:
@@ -339,7 +360,7 @@ class StreamMerger:
                 else:
                     return item
 
-    async def _next_async(self):
+    async def _next_async(self) -> Any:
         loop = asyncio.get_running_loop()
         while True:
             with self._lock:
@@ -364,7 +385,7 @@ class StreamMerger:
                     if isinstance(item, _Source):
                         item.lagging = not (item.buffer or item.done)
 
-    def close(self):
+    def close(self) -> None:
         """Stop the forwarders, close the sources, end the output.
 
         Returns within about a second; idempotent.
@@ -382,9 +403,12 @@ class StreamMerger:
             return
 
         for src in sources:
-            if src.task is not None and not src.loop.is_closed():
+            # A source's task and loop are set together.
+            loop = src.loop
+            task = src.task
+            if task is not None and loop is not None and not loop.is_closed():
                 try:
-                    src.loop.call_soon_threadsafe(src.task.cancel)
+                    loop.call_soon_threadsafe(task.cancel)
                 except RuntimeError:
                     pass
             if src.thread is None:
@@ -396,10 +420,10 @@ class StreamMerger:
             if src.thread is not None:
                 src.thread.join(max(until - time.monotonic(), 0.0))
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -413,24 +437,24 @@ _Empty = object()
 class _Output:
     __slots__ = ("_merger",)
 
-    def __init__(self, merger):
+    def __init__(self, merger: StreamMerger) -> None:
         self._merger = merger
 
-    def __iter__(self):
+    def __iter__(self) -> _Output:
         return self
 
-    def __next__(self):
+    def __next__(self) -> Any:
         return self._merger._next()
 
 
 class _AsyncOutput:
     __slots__ = ("_merger",)
 
-    def __init__(self, merger):
+    def __init__(self, merger: StreamMerger) -> None:
         self._merger = merger
 
-    def __aiter__(self):
+    def __aiter__(self) -> _AsyncOutput:
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> Any:
         return await self._merger._next_async()

@@ -24,6 +24,8 @@ run by half.  ``cancel_futures`` takes the waiting tasks out first and
 cancels them.
 """
 
+from __future__ import annotations
+
 import atexit
 import concurrent.futures
 import os
@@ -31,14 +33,31 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backend import counter
 from .context import WaitBudget
 from .errors import DeadlineExceeded, PoolShutdownError
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
+
+    from .context import Context
+
+    # A queued task: its future, the callable and its arguments.
+    _Task: TypeAlias = tuple[
+        concurrent.futures.Future[Any],
+        Callable[..., Any],
+        tuple[Any, ...],
+        dict[str, Any],
+    ]
+
 __all__ = ["WorkerPool"]
 
-_live_pools = weakref.WeakSet()
+_T = TypeVar("_T")
+
+_live_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 _STOP = None
 _FREE = True
 _CLOSED = False
@@ -78,7 +97,9 @@ class WorkerPool(concurrent.futures.Executor):
     kando_parallel.errors.PoolShutdownError: the worker pool is shut down
     """
 
-    def __init__(self, max_workers=0, max_queue_size=None):
+    def __init__(
+        self, max_workers: int = 0, max_queue_size: int | None = None
+    ) -> None:
         if max_workers <= 0:
             max_workers = os.cpu_count() or 1
         if max_queue_size is None:
@@ -92,44 +113,54 @@ class WorkerPool(concurrent.futures.Executor):
         self._max_queue_size = max_queue_size
         self._lock = threading.Lock()
         self._not_full = threading.Condition(self._lock)
-        self._tasks = queue.SimpleQueue()
-        self._free = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._free: queue.SimpleQueue[bool] = queue.SimpleQueue()
         for _ in range(max_queue_size):
             self._free.put(_FREE)
         self._running = counter.LoadCounter(counter.MARK_MAX, 0)
         self._entering = counter.LoadCounter(counter.MARK_MAX, 0)
-        self._threads = []
+        self._threads: list[threading.Thread] = []
         self._blocked = 0
         self._shutdown = False
         _live_pools.add(self)
 
     @property
-    def max_workers(self):
+    def max_workers(self) -> int:
         """The most worker threads the pool runs."""
         return self._max_workers
 
     @property
-    def max_queue_size(self):
+    def max_queue_size(self) -> int:
         """The most tasks that wait for a worker."""
         return self._max_queue_size
 
     @property
-    def queue_depth(self):
+    def queue_depth(self) -> int:
         """Tasks accepted and not yet taken by a worker."""
         closed = 1 if self._shutdown else 0
         return max(self._max_queue_size + closed - self._free.qsize(), 0)
 
     @property
-    def running(self):
+    def running(self) -> int:
         """Tasks a worker has started and not yet finished."""
         return self._running.current_load
 
     @property
-    def worker_count(self):
+    def worker_count(self) -> int:
         """Worker threads started so far."""
         return len(self._threads)
 
-    def submit(self, fn, /, *args, ctx=None, timeout=None, **kwargs):
+    # Narrower than Executor.submit on purpose: ``ctx`` and ``timeout``
+    # are the pool's own keywords, never passed on to ``fn``.
+    def submit(  # type: ignore[override]
+        self,
+        fn: Callable[..., _T],
+        /,
+        *args: Any,
+        ctx: Context | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> concurrent.futures.Future[_T]:
         """Queue ``fn(*args, **kwargs)``; return its Future.
 
         Blocks while the queue is full.  Raises
@@ -139,8 +170,8 @@ class WorkerPool(concurrent.futures.Executor):
         or ``timeout`` seconds pass before there is room; a task refused in
         any of these ways never runs.
         """
-        future = concurrent.futures.Future()
-        item = (future, fn, args, kwargs)
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        item: _Task = (future, fn, args, kwargs)
 
         if self._shutdown:
             self._refuse_if_shut()
@@ -162,7 +193,7 @@ class WorkerPool(concurrent.futures.Executor):
             entering.remove_load(1)
         return future
 
-    def _take_place(self, timeout):
+    def _take_place(self, timeout: float | None) -> None:
         # Wait for a free place inside the C queue, without a condition.
         try:
             token = self._free.get_nowait()
@@ -179,7 +210,9 @@ class WorkerPool(concurrent.futures.Executor):
             self._free.put(_CLOSED)
             self._refuse_if_shut()
 
-    def _take_place_or_stop(self, ctx, timeout):
+    def _take_place_or_stop(
+        self, ctx: Context, timeout: float | None
+    ) -> None:
         # A context can stop the wait: wait on the condition, which the
         # context's finish, shutdown and every freed place notify.
         with WaitBudget(ctx, timeout, "WorkerPool.submit") as budget:
@@ -200,11 +233,11 @@ class WorkerPool(concurrent.futures.Executor):
                         self._refuse_if_shut()
                     return
 
-    def _refuse_if_shut(self):
+    def _refuse_if_shut(self) -> None:
         if self._shutdown:
             raise PoolShutdownError("the worker pool is shut down")
 
-    def _start_worker(self):
+    def _start_worker(self) -> None:
         with self._lock:
             if len(self._threads) < self._max_workers:
                 thread = threading.Thread(
@@ -215,11 +248,11 @@ class WorkerPool(concurrent.futures.Executor):
                 thread.start()
                 self._threads.append(thread)
 
-    def _wake_submitters(self):
+    def _wake_submitters(self) -> None:
         with self._lock:
             self._not_full.notify_all()
 
-    def _work(self):
+    def _work(self) -> None:
         take = self._tasks.get
         give_back = self._free.put
         running = self._running
@@ -249,7 +282,9 @@ class WorkerPool(concurrent.futures.Executor):
                 running.remove_load(1)
             del future, fn, args, kwargs
 
-    def shutdown(self, wait=True, *, cancel_futures=False):
+    def shutdown(
+        self, wait: bool = True, *, cancel_futures: bool = False
+    ) -> None:
         """Stop accepting tasks; by default wait until all accepted ran.
 
         Parameters
@@ -289,9 +324,9 @@ class WorkerPool(concurrent.futures.Executor):
             for thread in threads:
                 thread.join()
 
-    def _take_waiting(self):
+    def _take_waiting(self) -> list[_Task]:
         # Called with the lock held: empty the queue, keep the stop markers.
-        waiting = []
+        waiting: list[_Task] = []
         stops = 0
         while True:
             try:
@@ -307,7 +342,7 @@ class WorkerPool(concurrent.futures.Executor):
             self._tasks.put(_STOP)
         return waiting
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<WorkerPool workers={self.worker_count}/{self._max_workers} "
             f"queued={self.queue_depth}/{self._max_queue_size} "
@@ -316,6 +351,6 @@ class WorkerPool(concurrent.futures.Executor):
 
 
 @atexit.register
-def _finish_live_pools():
+def _finish_live_pools() -> None:
     for pool in list(_live_pools):
         pool.shutdown(wait=True)

@@ -6,11 +6,12 @@ what Cython's conversion to ``int64_t`` raises.
 """
 
 import operator
+from typing import SupportsIndex
 
 INT64_MAX = 2**63 - 1
 
 
-def as_int64(value):
+def as_int64(value: SupportsIndex) -> int:
     """``value`` as an int64, or TypeError / OverflowError."""
     value = operator.index(value)
     if not -INT64_MAX - 1 <= value <= INT64_MAX:

@@ -13,8 +13,14 @@ import math
 import numbers
 import threading
 import time
+import typing
 
 from . import _ints
+
+# The public names are the compiled module's: nothing more is imported
+# by name.
+if typing.TYPE_CHECKING:
+    from collections.abc import Callable
 
 FRAC_BITS = 4
 CLOSED = -1
@@ -24,11 +30,11 @@ _TOLERANCE_MAX = 1 << 62
 _UNITS_PER_SECOND = 1e9 * (1 << FRAC_BITS)
 
 
-def _to_ns_up(fixed):
+def _to_ns_up(fixed: int) -> int:
     return (fixed + (1 << FRAC_BITS) - 1) >> FRAC_BITS
 
 
-def monotonic_ns():
+def monotonic_ns() -> int:
     """The core's monotonic clock, in integer nanoseconds."""
     return time.monotonic_ns()
 
@@ -59,8 +65,15 @@ class TokenBucket:
     (True, 0)
     """
 
-    def __init__(self, rate, burst=1, clock=None):
-        if not isinstance(rate, numbers.Real):
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        clock: "Callable[[], int] | None" = None,
+    ) -> None:
+        # Typeshed does not register float as a numbers.Real; without the
+        # cast mypy would take the rest of __init__ for unreachable.
+        if not isinstance(typing.cast(object, rate), numbers.Real):
             raise TypeError(f"rate must be a real number, got {rate!r}")
         if burst < 1:
             raise ValueError(f"burst must be >= 1, got {burst!r}")
@@ -85,21 +98,21 @@ class TokenBucket:
         self._tat = 0
 
     @property
-    def rate(self):
+    def rate(self) -> float:
         """Tokens added per second."""
         return self._rate
 
     @property
-    def burst(self):
+    def burst(self) -> int:
         """The capacity of the bucket."""
         return self._burst
 
-    def _now(self):
+    def _now(self) -> int:
         if self._clock is None:
             return time.monotonic_ns()
         return _ints.as_int64(self._clock())
 
-    def _check(self, n):
+    def _check(self, n: int) -> int:
         n = _ints.as_int64(n)
         if n < 1 or n > self._burst:
             raise ValueError(
@@ -108,7 +121,9 @@ class TokenBucket:
             )
         return n
 
-    def _take(self, n, now, max_wait=None):
+    def _take(
+        self, n: int, now: int, max_wait: int | None = None
+    ) -> tuple[int, int]:
         at = (now - self._origin) << FRAC_BITS
         with self._lock:
             tat = self._tat
@@ -126,11 +141,11 @@ class TokenBucket:
             self._tat = new
             return delay, new
 
-    def now(self):
+    def now(self) -> int:
         """The bucket's clock now, in nanoseconds."""
         return self._now()
 
-    def try_acquire(self, n=1):
+    def try_acquire(self, n: int = 1) -> bool:
         """Take ``n`` tokens if they are there; never blocks.
 
         Returns True when taken, False otherwise (and always once closed).
@@ -139,7 +154,7 @@ class TokenBucket:
         n = self._check(n)
         return self._take(n, self._now())[0] == 0
 
-    def try_acquire_ns(self, n=1):
+    def try_acquire_ns(self, n: int = 1) -> int:
         """Take ``n`` tokens, or say how long until they would be there.
 
         Returns 0 when taken, otherwise the delay in nanoseconds after which
@@ -149,7 +164,9 @@ class TokenBucket:
         n = self._check(n)
         return self._take(n, self._now())[0]
 
-    def reserve(self, n=1, max_wait_ns=_ints.INT64_MAX):
+    def reserve(
+        self, n: int = 1, max_wait_ns: int = _ints.INT64_MAX
+    ) -> tuple[int, int]:
         """Reserve ``n`` tokens now for use after a delay.
 
         Returns ``(delay_ns, ticket)``.  ``delay_ns >= 0`` is how long the
@@ -169,7 +186,7 @@ class TokenBucket:
         n = self._check(n)
         return self._take(n, self._now(), _ints.as_int64(max_wait_ns))
 
-    def cancel(self, n, ticket):
+    def cancel(self, n: int, ticket: int) -> bool:
         """Give back a reservation's tokens unless later ones depend on it.
 
         Returns whether the tokens went back.
@@ -182,18 +199,18 @@ class TokenBucket:
             self._tat = ticket - n * self._interval
             return True
 
-    def close(self):
+    def close(self) -> None:
         """Admit nothing from now on."""
         with self._lock:
             self._tat = _ints.INT64_MAX
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once ``close`` was called."""
         return self._tat == _ints.INT64_MAX
 
     @property
-    def available(self):
+    def available(self) -> int:
         """Whole tokens available now."""
         at = (self._now() - self._origin) << FRAC_BITS
         tat = self._tat

@@ -21,11 +21,11 @@ MARK_MAX = 2**31 - 1
 LOAD_MAX = 2**62 - 1
 
 
-def _low_of(marks):
+def _low_of(marks: int) -> int:
     return marks & 0xFFFFFFFF
 
 
-def _next_state(state, delta, marks):
+def _next_state(state: int, delta: int, marks: int) -> int:
     load = min(max((state >> 1) + delta, 0), LOAD_MAX)
     paused = state & 1
 
@@ -36,13 +36,13 @@ def _next_state(state, delta, marks):
     return (load << 1) | paused
 
 
-def _transition(old, new):
+def _transition(old: int, new: int) -> int:
     if (old & 1) == (new & 1):
         return 0
     return PAUSED if new & 1 else RESUMED
 
 
-def check_marks(high, low):
+def check_marks(high: int, low: int) -> None:
     """Raise ValueError unless ``0 <= low < high <= 2**31 - 1``."""
     if not 0 <= low < high <= MARK_MAX:
         raise ValueError(
@@ -79,19 +79,19 @@ class LoadCounter:
     (True, False)
     """
 
-    def __init__(self, high_water_mark, low_water_mark):
+    def __init__(self, high_water_mark: int, low_water_mark: int) -> None:
         check_marks(high_water_mark, low_water_mark)
         self._lock = threading.Lock()
         self._state = 0
         self._marks = (high_water_mark << 32) | low_water_mark
 
-    def _change(self, delta):
+    def _change(self, delta: int) -> int:
         with self._lock:
             old = self._state
             self._state = _next_state(old, delta, self._marks)
             return _transition(old, self._state)
 
-    def add_load(self, n=1):
+    def add_load(self, n: int = 1) -> int:
         """Add ``n >= 0`` to the load; return the transitions caused."""
         n = _ints.as_int64(n)
         if n < 0:
@@ -101,7 +101,7 @@ class LoadCounter:
             self._transition(flags)
         return flags
 
-    def remove_load(self, n=1):
+    def remove_load(self, n: int = 1) -> int:
         """Remove ``n >= 0`` from the load, clamping it at zero."""
         n = _ints.as_int64(n)
         if n < 0:
@@ -111,7 +111,9 @@ class LoadCounter:
             self._transition(flags)
         return flags
 
-    def set_water_marks(self, high_water_mark, low_water_mark):
+    def set_water_marks(
+        self, high_water_mark: int, low_water_mark: int
+    ) -> int:
         """Replace both marks at once and re-evaluate the paused flag.
 
         Examples
@@ -127,7 +129,7 @@ class LoadCounter:
             self._transition(flags)
         return flags
 
-    def _set_marks(self, high, low):
+    def _set_marks(self, high: int, low: int) -> int:
         with self._lock:
             marks = self._marks
             high = marks >> 32 if high < 0 else high
@@ -139,7 +141,7 @@ class LoadCounter:
             self._state = _next_state(old, 0, self._marks)
             return _transition(old, self._state)
 
-    def _set_one_mark(self, high, low):
+    def _set_one_mark(self, high: int, low: int) -> int:
         flags = self._set_marks(_ints.as_int64(high), _ints.as_int64(low))
 
         if flags & BAD_MARKS:
@@ -152,36 +154,36 @@ class LoadCounter:
             self._transition(flags)
         return flags
 
-    def _transition(self, flags):
+    def _transition(self, flags: int) -> None:
         """Called after a change that paused or resumed; does nothing."""
 
     @property
-    def current_load(self):
+    def current_load(self) -> int:
         """The load now."""
         return self._state >> 1
 
     @property
-    def paused(self):
+    def paused(self) -> bool:
         """True while the load has not yet fallen back to the low mark."""
         return bool(self._state & 1)
 
     @property
-    def high_water_mark(self):
+    def high_water_mark(self) -> int:
         """The load at which the counter pauses; settable."""
         return self._marks >> 32
 
     @high_water_mark.setter
-    def high_water_mark(self, value):
+    def high_water_mark(self, value: int) -> None:
         check_marks(value, 0)
         self._set_one_mark(value, -1)
 
     @property
-    def low_water_mark(self):
+    def low_water_mark(self) -> int:
         """The load at or below which the counter resumes; settable."""
         return _low_of(self._marks)
 
     @low_water_mark.setter
-    def low_water_mark(self, value):
+    def low_water_mark(self, value: int) -> None:
         check_marks(value + 1, value)
         self._set_one_mark(-1, value)
 

@@ -35,12 +35,23 @@ costs its continuation and the bindings it added; answers are reified and
 dropped as they are consumed.
 """
 
+from __future__ import annotations
+
 import inspect
 import itertools
 import threading
 from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    NoReturn,
+    SupportsIndex,
+    cast,
+    overload,
+)
 
-from kando_parallel._pure.subst import EMPTY, Substitution
+from kando_parallel._pure.subst import EMPTY, HNode, Substitution
 from kando_parallel._pure.terms import (
     TAG_MASK,
     TAG_VAR,
@@ -59,6 +70,28 @@ from kando_parallel._pure.unify import (
     unify_terms,
     walk_term,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, TypeAlias
+
+    from kando_parallel._pure.terms import Term
+
+    # A function that builds a goal from logic variables or values.
+    GoalFn: TypeAlias = Callable[..., "Goal"]
+    # The function of a Python goal: the current state to the states that
+    # extend it (None items are skipped; None itself means no answers),
+    # or to a goal that runs in its place.
+    PyGoalFn: TypeAlias = Callable[
+        [Substitution], Iterable[Substitution | None] | "Goal" | None
+    ]
+    # The rest of a conjunction: (the conjunction, the index of its next
+    # part, the continuation after it); None when nothing is left.
+    Cont: TypeAlias = "tuple[Conj, int, Cont] | None"
+    # A task of the search: (state, goal, continuation, next alternative).
+    Task: TypeAlias = tuple[HNode, "Goal", Cont, int]
+    # Goals are told apart by their ``kind``, which mypy cannot narrow
+    # by, so a goal that code dispatches on is typed AnyGoal.
+    AnyGoal: TypeAlias = Any
 
 SUCCEED = 0
 FAIL = 1
@@ -81,13 +114,13 @@ class Goal:
     __slots__ = ()
     kind = -1
 
-    def __and__(self, other):
+    def __and__(self, other: Goal) -> Goal:
         return conj(self, other)
 
-    def __or__(self, other):
+    def __or__(self, other: Goal) -> Goal:
         return disj(self, other)
 
-    def __bool__(self):
+    def __bool__(self) -> NoReturn:
         raise TypeError(
             "a goal has no truth value; combine goals with conj/& and "
             "disj/|, and run them with run()"
@@ -98,7 +131,7 @@ class _Succeed(Goal):
     __slots__ = ()
     kind = SUCCEED
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "succeed"
 
 
@@ -106,7 +139,7 @@ class _Fail(Goal):
     __slots__ = ()
     kind = FAIL
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "fail"
 
 
@@ -118,11 +151,11 @@ class Eq(Goal):
     __slots__ = ("u", "v")
     kind = EQ
 
-    def __init__(self, u, v):
+    def __init__(self, u: Term, v: Term) -> None:
         self.u = u
         self.v = v
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"eq({_show(self.u)}, {_show(self.v)})"
 
 
@@ -130,10 +163,10 @@ class Conj(Goal):
     __slots__ = ("parts",)
     kind = CONJ
 
-    def __init__(self, parts):
+    def __init__(self, parts: tuple[Goal, ...]) -> None:
         self.parts = parts
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "conj(" + ", ".join(map(repr, self.parts)) + ")"
 
 
@@ -141,10 +174,10 @@ class Disj(Goal):
     __slots__ = ("parts",)
     kind = DISJ
 
-    def __init__(self, parts):
+    def __init__(self, parts: tuple[Goal, ...]) -> None:
         self.parts = parts
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "disj(" + ", ".join(map(repr, self.parts)) + ")"
 
 
@@ -154,7 +187,15 @@ class Fresh(Goal):
     __slots__ = ("lo", "hi", "body", "fn", "arity", "dynamic")
     kind = FRESH
 
-    def __init__(self, lo, hi, body, fn, arity, dynamic):
+    def __init__(
+        self,
+        lo: int,
+        hi: int,
+        body: Goal,
+        fn: GoalFn,
+        arity: int,
+        dynamic: bool,
+    ) -> None:
         self.lo = lo
         self.hi = hi
         self.body = body
@@ -162,7 +203,7 @@ class Fresh(Goal):
         self.arity = arity
         self.dynamic = dynamic
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"fresh({self.body!r})"
 
 
@@ -170,11 +211,11 @@ class Call(Goal):
     __slots__ = ("rel", "args")
     kind = CALL
 
-    def __init__(self, rel, args):
+    def __init__(self, rel: Relation, args: tuple[Term, ...]) -> None:
         self.rel = rel
         self.args = args
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = ", ".join(_show(arg) for arg in self.args)
         return f"{self.rel.name}({shown})"
 
@@ -183,11 +224,11 @@ class FactsQuery(Goal):
     __slots__ = ("table", "args")
     kind = FACTS
 
-    def __init__(self, table, args):
+    def __init__(self, table: _FactTable, args: tuple[Term, ...]) -> None:
         self.table = table
         self.args = args
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = ", ".join(_show(arg) for arg in self.args)
         return f"{self.table.name}({shown})"
 
@@ -196,10 +237,10 @@ class PyGoal(Goal):
     __slots__ = ("fn",)
     kind = PY
 
-    def __init__(self, fn):
+    def __init__(self, fn: PyGoalFn) -> None:
         self.fn = fn
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"pygoal({self.fn!r})"
 
 
@@ -209,20 +250,20 @@ class PyStream(Goal):
     __slots__ = ("iterator",)
     kind = PYSTREAM
 
-    def __init__(self, iterator):
+    def __init__(self, iterator: Iterator[Substitution | None]) -> None:
         self.iterator = iterator
 
-    def close(self):
+    def close(self) -> None:
         close = getattr(self.iterator, "close", None)
         if close is not None:
             close()
 
 
-def _show(term):
+def _show(term: Term) -> str:
     return repr(to_python(term, None, False))
 
 
-def _check_goal(goal, where):
+def _check_goal(goal: object, where: str) -> Goal:
     if not isinstance(goal, Goal):
         raise TypeError(
             f"{where} takes goals, not {type(goal).__name__} ({goal!r})"
@@ -230,7 +271,7 @@ def _check_goal(goal, where):
     return goal
 
 
-def eq(u, v):
+def eq(u: object, v: object) -> Goal:
     """The goal that ``u`` and ``v`` unify.
 
     >>> from kando_parallel import var, run
@@ -241,9 +282,10 @@ def eq(u, v):
     return Eq(to_term(u), to_term(v))
 
 
-def conj(*goals):
+def conj(*goals: Goal) -> Goal:
     """The goal that every goal of ``goals`` holds (in one state)."""
-    parts = []
+    parts: list[Goal] = []
+    goal: AnyGoal
     for goal in goals:
         _check_goal(goal, "conj()")
         if goal.kind == CONJ:
@@ -257,9 +299,10 @@ def conj(*goals):
     return Conj(tuple(parts))
 
 
-def disj(*goals):
+def disj(*goals: Goal) -> Goal:
     """The goal that at least one goal of ``goals`` holds."""
-    parts = []
+    parts: list[Goal] = []
+    goal: AnyGoal
     for goal in goals:
         _check_goal(goal, "disj()")
         if goal.kind == DISJ:
@@ -273,7 +316,7 @@ def disj(*goals):
     return Disj(tuple(parts))
 
 
-def conde(*clauses):
+def conde(*clauses: Goal | list[Goal] | tuple[Goal, ...]) -> Goal:
     """A disjunction of conjunctions: each clause is a list of goals.
 
     >>> from kando_parallel import var, run
@@ -295,7 +338,7 @@ def conde(*clauses):
     return disj(*branches)
 
 
-def _arity(fn):
+def _arity(fn: Callable[..., object]) -> int | None:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -314,7 +357,8 @@ def _arity(fn):
     return count
 
 
-def _param_names(fn, count):
+def _param_names(fn: Callable[..., object], count: int) -> list[str | None]:
+    names: list[str | None]
     try:
         names = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
@@ -323,7 +367,15 @@ def _param_names(fn, count):
     return names[:count]
 
 
-def fresh(count_or_fn, fn=None):
+@overload
+def fresh(count_or_fn: GoalFn, fn: None = None) -> Goal: ...
+
+
+@overload
+def fresh(count_or_fn: int, fn: GoalFn) -> Goal: ...
+
+
+def fresh(count_or_fn: Any, fn: Any = None) -> Goal:
     """Introduce new variables: ``fresh(lambda x, y: goal)``.
 
     The function is called with as many new variables as it has
@@ -363,7 +415,7 @@ def fresh(count_or_fn, fn=None):
     return Fresh(lo, hi, body, fn, count, dynamic)
 
 
-def pygoal(fn):
+def pygoal(fn: PyGoalFn) -> Goal:
     """A goal written in Python: ``fn(s)`` yields substitutions.
 
     ``fn`` receives the current :class:`Substitution` and returns an
@@ -389,7 +441,7 @@ def pygoal(fn):
 # ---------------------------------------------------------------- compile
 
 
-def compile_goal(goal, lo, hi):
+def compile_goal(goal: Goal, lo: int, hi: int) -> tuple[Goal, bool]:
     """Prepare a goal built with variables ``lo <= id < hi`` for search.
 
     A ``Fresh`` inside, whose variables lie in that range and which occurs
@@ -398,8 +450,8 @@ def compile_goal(goal, lo, hi):
     that a Python goal occurs, whose closure may hold those variables, so
     that the goal cannot be copied with new variables.
     """
-    counts = {}
-    stack = [goal]
+    counts: dict[int, int] = {}
+    stack: list[AnyGoal] = [goal]
     while stack:
         node = stack.pop()
         key = id(node)
@@ -412,9 +464,9 @@ def compile_goal(goal, lo, hi):
             stack.append(node.body)
 
     dynamic = False
-    built = {}
+    built: dict[int, Goal] = {}
 
-    def rebuild(node):
+    def rebuild(node: AnyGoal) -> Goal:
         nonlocal dynamic
         kind = node.kind
         if kind == PY:
@@ -453,23 +505,25 @@ class _Renaming:
 
     __slots__ = ("start", "stop", "args", "base")
 
-    def __init__(self, start, stop, args, base):
+    def __init__(
+        self, start: int, stop: int, args: tuple[Term, ...], base: int
+    ) -> None:
         self.start = start
         self.stop = stop
         self.args = args
         self.base = base
 
-    def var(self, var_id):
+    def var(self, var_id: int) -> Term:
         slot = var_id - self.start
         if slot < len(self.args):
             return self.args[slot]
         return ((self.base + slot - len(self.args)) << 2) | TAG_VAR
 
-    def id(self, var_id):
+    def id(self, var_id: int) -> int:
         return self.base + (var_id - self.start) - len(self.args)
 
 
-def rename_term(term, renaming):
+def rename_term(term: Term, renaming: _Renaming) -> Term:
     """Copy ``term``, renaming the template's variables; shares the rest."""
     start = renaming.start
     stop = renaming.stop
@@ -480,8 +534,8 @@ def rename_term(term, renaming):
     if not term.has_vars:
         return term
 
-    out = []
-    stack = [(False, term)]
+    out: list[Term] = []
+    stack: list[tuple[bool, Any]] = [(False, term)]
     while stack:
         building, node = stack.pop()
         if building:
@@ -508,7 +562,7 @@ def rename_term(term, renaming):
     return out[0]
 
 
-def rename_goal(goal, renaming):
+def rename_goal(goal: AnyGoal, renaming: _Renaming) -> Goal:
     """Copy ``goal`` with the template's variables renamed."""
     kind = goal.kind
     if kind == EQ:
@@ -532,7 +586,7 @@ def rename_goal(goal, renaming):
     return goal
 
 
-def run_fresh(goal):
+def run_fresh(goal: Fresh) -> Goal:
     """The body of a ``Fresh`` goal with new variables."""
     if goal.dynamic:
         lo = new_var_id()
@@ -562,40 +616,40 @@ class _Placeholder(Var):
 
     __slots__ = ("looked",)
 
-    def __init__(self, var_id):
+    def __init__(self, var_id: int) -> None:
         self._id = var_id
         self._name = None
         self.looked = False
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Var):
             object.__setattr__(self, "looked", True)
         return Var.__eq__(self, other)
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         if not isinstance(other, Var):
             object.__setattr__(self, "looked", True)
         return Var.__ne__(self, other)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         object.__setattr__(self, "looked", True)
         return Var.__hash__(self)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         object.__setattr__(self, "looked", True)
         return True
 
-    def __str__(self):
+    def __str__(self) -> str:
         object.__setattr__(self, "looked", True)
         return Var.__repr__(self)
 
     __repr__ = __str__
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         object.__setattr__(self, "looked", True)
         return format(Var.__repr__(self), spec)
 
-    def __getattribute__(self, name):
+    def __getattribute__(self, name: str) -> Any:
         if name == "__class__":
             object.__setattr__(self, "looked", True)
         return object.__getattribute__(self, name)
@@ -613,24 +667,26 @@ class Relation:
     call the function, so a relation may call itself in its body.
     """
 
-    def __init__(self, fn, name=None, dynamic=False):
+    def __init__(
+        self, fn: GoalFn, name: str | None = None, dynamic: bool = False
+    ) -> None:
         if not callable(fn):
             raise TypeError("relation() takes a function returning a goal")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "relation")
+        self.name = cast(str, name or getattr(fn, "__name__", "relation"))
         self.arity = _arity(fn)
         self.mode = DYNAMIC if dynamic else UNKNOWN
-        self.template = None
+        self.template: tuple[Goal, int, int] | None = None
         self.__doc__ = getattr(fn, "__doc__", None)
 
     @property
-    def dynamic(self):
+    def dynamic(self) -> bool:
         """Whether each expansion calls the function (no template)."""
         if self.mode == UNKNOWN:
             self._trace()
         return self.mode == DYNAMIC
 
-    def __call__(self, *args):
+    def __call__(self, *args: object) -> Goal:
         if self.arity is not None and len(args) != self.arity:
             raise TypeError(
                 f"relation {self.name} takes {self.arity} arguments, "
@@ -638,10 +694,10 @@ class Relation:
             )
         return Call(self, tuple(to_term(arg) for arg in args))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<relation {self.name}>"
 
-    def _trace(self):
+    def _trace(self) -> None:
         """Call the function on placeholders; keep a template if it can be."""
         count = self.arity or 0
         start = reserve_var_ids(count)
@@ -667,12 +723,13 @@ class Relation:
         self.template = (body, start, stop)
         self.mode = TEMPLATE
 
-    def expand(self, args, root):
+    def expand(self, args: tuple[Term, ...], root: HNode) -> Goal:
         """The goal of this relation applied to ``args`` in state ``root``."""
         if self.mode == UNKNOWN:
             self._trace()
         if self.mode == TEMPLATE:
-            body, start, stop = self.template
+            # A relation in TEMPLATE mode has its template.
+            body, start, stop = cast("tuple[Goal, int, int]", self.template)
             count = stop - start - len(args)
             renaming = _Renaming(start, stop, args, reserve_var_ids(count))
             return rename_goal(body, renaming)
@@ -689,7 +746,24 @@ class Relation:
         return compile_goal(goal, lo, hi)[0]
 
 
-def relation(fn=None, *, name=None, dynamic=False):
+@overload
+def relation(
+    fn: GoalFn, *, name: str | None = None, dynamic: bool = False
+) -> Relation: ...
+
+
+@overload
+def relation(
+    fn: None = None, *, name: str | None = None, dynamic: bool = False
+) -> Callable[[GoalFn], Relation]: ...
+
+
+def relation(
+    fn: GoalFn | None = None,
+    *,
+    name: str | None = None,
+    dynamic: bool = False,
+) -> Relation | Callable[[GoalFn], Relation]:
     """Make a relation of a function that builds a goal from its arguments.
 
     Use it bare (``@relation``) or with options
@@ -724,7 +798,7 @@ def relation(fn=None, *, name=None, dynamic=False):
 # ---------------------------------------------------------------- facts
 
 
-def _is_immediate(term):
+def _is_immediate(term: Term) -> bool:
     return type(term) is int
 
 
@@ -742,14 +816,16 @@ class Facts:
     ['homer']
     """
 
-    def __init__(self, name="facts", rows=()):
+    def __init__(
+        self, name: str = "facts", rows: Iterable[Iterable[object]] = ()
+    ) -> None:
         self.name = name
-        self.arity = None
-        self._rows = []
-        self._snapshot = None
+        self.arity: int | None = None
+        self._rows: list[tuple[Term, ...]] = []
+        self._snapshot: _FactTable | None = None
         self.extend(rows)
 
-    def add(self, *row):
+    def add(self, *row: object) -> None:
         """Add one fact."""
         terms = tuple(to_term(value) for value in row)
         if self.arity is None:
@@ -766,15 +842,15 @@ class Facts:
         self._rows.append(terms)
         self._snapshot = None
 
-    def extend(self, rows):
+    def extend(self, rows: Iterable[Iterable[object]]) -> None:
         """Add many facts."""
         for row in rows:
             self.add(*row)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._rows)
 
-    def __call__(self, *args):
+    def __call__(self, *args: object) -> Goal:
         if self.arity is not None and len(args) != self.arity:
             raise TypeError(
                 f"facts {self.name} have {self.arity} columns, "
@@ -786,7 +862,7 @@ class Facts:
             )
         return FactsQuery(self._snapshot, tuple(to_term(a) for a in args))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<facts {self.name}: {len(self._rows)} rows>"
 
 
@@ -795,21 +871,27 @@ class _FactTable:
 
     __slots__ = ("name", "rows", "index")
 
-    def __init__(self, name, rows, arity):
+    def __init__(
+        self, name: str, rows: tuple[tuple[Term, ...], ...], arity: int
+    ) -> None:
         self.name = name
         self.rows = rows
-        self.index = [{} for _ in range(arity)]
+        self.index: list[dict[int, list[int]]] = [
+            {} for _ in range(arity)
+        ]
         for number, row in enumerate(rows):
             for column, value in enumerate(row):
                 if _is_immediate(value):
                     key = canonical(value)
                     self.index[column].setdefault(key, []).append(number)
 
-    def candidates(self, args, root):
+    def candidates(
+        self, args: tuple[Term, ...], root: HNode
+    ) -> Sequence[int]:
         """The numbers of the rows that may match ``args`` in ``root``."""
         if not self.rows:
             return ()
-        best = None
+        best: Sequence[int] | None = None
         for column, arg in enumerate(args):
             value = walk_term(arg, root)
             if type(value) is not int or value & TAG_MASK == TAG_VAR:
@@ -855,7 +937,13 @@ class Search:
     BUDGET = BUDGET
     CANCELLED = CANCELLED
 
-    def __init__(self, query, goal, occurs_check=True, state=None):
+    def __init__(
+        self,
+        query: object,
+        goal: Goal,
+        occurs_check: bool = True,
+        state: Substitution | None = None,
+    ) -> None:
         _check_goal(goal, "Search()")
         if state is not None and not isinstance(state, Substitution):
             raise TypeError(
@@ -864,8 +952,8 @@ class Search:
             )
         self._query = to_term(query)
         self._occurs_check = bool(occurs_check)
-        self._tasks = deque()
-        self._answer = None
+        self._tasks: deque[Task] = deque()
+        self._answer: HNode | None = None
         self._has_answer = False
         self._cancelled = False
         self._closed = False
@@ -875,7 +963,7 @@ class Search:
         root = EMPTY if state is None else state._root
         self._tasks.append((root, body, None, 0))
 
-    def _sibling(self, tasks):
+    def _sibling(self, tasks: Iterable[Task]) -> Search:
         other = Search.__new__(Search)
         other._query = self._query
         other._occurs_check = self._occurs_check
@@ -889,14 +977,14 @@ class Search:
         return other
 
     @property
-    def pending(self):
+    def pending(self) -> int:
         """How many tasks wait in the queue."""
         return len(self._tasks)
 
-    def __iter__(self):
+    def __iter__(self) -> Self:
         return self
 
-    def __next__(self):
+    def __next__(self) -> Any:
         while True:
             status = self.step(1 << 16)
             if status == ANSWER:
@@ -908,11 +996,12 @@ class Search:
                     raise StopIteration
                 raise SearchCancelled("the search was cancelled")
 
-    def answer(self):
+    def answer(self) -> Any:
         """The answer found by the last step that returned ANSWER."""
         if not self._has_answer:
             raise RuntimeError("no answer yet: step() first")
-        root = self._answer
+        # Set with _has_answer.
+        root = cast("HNode", self._answer)
         if not self._occurs_check:
             var_id = find_cycle(self._query, root)
             if var_id is not None:
@@ -923,13 +1012,14 @@ class Search:
                 )
         return to_python(self._query, root, True)
 
-    def answer_substitution(self):
+    def answer_substitution(self) -> Substitution:
         """The state of the last answer, as a :class:`Substitution`."""
-        state = Substitution._wrap(self._answer)
+        root = EMPTY if self._answer is None else self._answer
+        state = Substitution._wrap(root)
         state._may_cycle = not self._occurs_check
         return state
 
-    def split(self, count):
+    def split(self, count: int) -> list[Search]:
         """Move up to ``count`` waiting tasks into new searches, one each.
 
         The tasks are taken from the back of the queue: the ones that
@@ -938,23 +1028,23 @@ class Search:
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("cannot split a search while it runs")
         try:
-            taken = []
+            taken: list[Search] = []
             while self._tasks and len(taken) < count:
                 taken.append(self._sibling((self._tasks.pop(),)))
             return taken
         finally:
             self._busy.release()
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Make the search stop at its next task; safe from any thread."""
         self._cancelled = True
 
     @property
-    def cancelled(self):
+    def cancelled(self) -> bool:
         """Whether :meth:`cancel` or :meth:`close` was called."""
         return self._cancelled
 
-    def close(self):
+    def close(self) -> None:
         """Drop every pending task and close suspended Python goals.
 
         From another thread while the search runs, this cancels it; the
@@ -969,19 +1059,20 @@ class Search:
         finally:
             self._busy.release()
 
-    def _release_tasks(self):
+    def _release_tasks(self) -> None:
+        goal: AnyGoal
         while self._tasks:
             goal = self._tasks.pop()[1]
             if goal.kind == PYSTREAM:
                 goal.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def step(self, budget):
+    def step(self, budget: int) -> int:
         """Run at most about ``budget`` goal steps.
 
         Returns ``Search.ANSWER`` (call :meth:`answer`),
@@ -1001,10 +1092,14 @@ class Search:
         finally:
             self._busy.release()
 
-    def _run_steps(self, budget):
+    def _run_steps(self, budget: int) -> int:
         tasks = self._tasks
         occurs_check = self._occurs_check
         spent = 0
+        root: Any
+        goal: AnyGoal
+        cont: Any
+        state: Any
 
         while True:
             if self._cancelled:
@@ -1115,7 +1210,7 @@ class Search:
 # ---------------------------------------------------------------- run
 
 
-def check_count(n):
+def check_count(n: SupportsIndex | None) -> int | None:
     """Validate ``run``'s count: ``None`` or 0 mean all answers."""
     if n is None:
         return None
@@ -1130,7 +1225,12 @@ def check_count(n):
     return None if n == 0 else n
 
 
-def run(n, query, *goals, occurs_check=True):
+def run(
+    n: SupportsIndex | None,
+    query: object,
+    *goals: Goal,
+    occurs_check: bool = True,
+) -> list[Any]:
     """The first ``n`` answers (all if ``n`` is 0 or None), as a list.
 
     ``query`` is a variable or any term holding variables; each answer is
@@ -1148,12 +1248,16 @@ def run(n, query, *goals, occurs_check=True):
         return list(itertools.islice(search, count))
 
 
-def run_all(query, *goals, occurs_check=True):
+def run_all(
+    query: object, *goals: Goal, occurs_check: bool = True
+) -> list[Any]:
     """Every answer; the same as ``run(0, query, *goals)``."""
     return run(None, query, *goals, occurs_check=occurs_check)
 
 
-def run_iter(query, *goals, occurs_check=True):
+def run_iter(
+    query: object, *goals: Goal, occurs_check: bool = True
+) -> Generator[Any, None, None]:
     """A lazy iterator over the answers; close it to stop the search.
 
     >>> from kando_parallel import var, eq, disj

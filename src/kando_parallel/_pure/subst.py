@@ -15,20 +15,32 @@ time and space, and the old substitution stays valid and unchanged.
 Branches of the search share everything they did not change.
 """
 
-from collections.abc import Mapping
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from kando_parallel._pure.terms import Var, from_term, to_term
+
+if TYPE_CHECKING:
+    from kando_parallel._pure.terms import Term
 
 BITS = 5
 MASK = (1 << BITS) - 1
 
 
 class HNode:
-    """One trie node: ``slots`` holds the inline pairs, then the children."""
+    """One trie node: ``slots`` holds the inline pairs, then the children.
+
+    A pair is a key (a variable id) and its term; the slots are typed Any
+    because their type depends on their position.
+    """
 
     __slots__ = ("datamap", "nodemap", "slots")
 
-    def __init__(self, datamap, nodemap, slots):
+    def __init__(
+        self, datamap: int, nodemap: int, slots: tuple[Any, ...]
+    ) -> None:
         self.datamap = datamap
         self.nodemap = nodemap
         self.slots = slots
@@ -37,7 +49,7 @@ class HNode:
 EMPTY = HNode(0, 0, ())
 
 
-def lookup(node, key):
+def lookup(node: HNode, key: int) -> Term | None:
     """Return the term bound to ``key``, or ``None`` when it is unbound."""
     shift = 0
     while True:
@@ -45,7 +57,8 @@ def lookup(node, key):
         if node.datamap & bit:
             index = 2 * (node.datamap & (bit - 1)).bit_count()
             if node.slots[index] == key:
-                return node.slots[index + 1]
+                term: Term = node.slots[index + 1]
+                return term
             return None
         if node.nodemap & bit:
             data = 2 * node.datamap.bit_count()
@@ -56,7 +69,9 @@ def lookup(node, key):
         return None
 
 
-def insert(node, key, value, shift=0):
+def insert(
+    node: HNode, key: int, value: Term, shift: int = 0
+) -> tuple[HNode, bool]:
     """Return a trie like ``node`` but with ``key`` bound to ``value``.
 
     Returns ``(new_node, added)``, where ``added`` says whether the key was
@@ -91,7 +106,9 @@ def insert(node, key, value, shift=0):
     return HNode(node.datamap | bit, node.nodemap, changed), True
 
 
-def _pair(key1, value1, key2, value2, shift):
+def _pair(
+    key1: int, value1: Term, key2: int, value2: Term, shift: int
+) -> HNode:
     """A node holding two keys that agree on every bit below ``shift``."""
     bit1 = 1 << ((key1 >> shift) & MASK)
     bit2 = 1 << ((key2 >> shift) & MASK)
@@ -103,7 +120,7 @@ def _pair(key1, value1, key2, value2, shift):
     return HNode(bit1 | bit2, 0, (key2, value2, key1, value1))
 
 
-def items(node):
+def items(node: HNode) -> Iterator[tuple[int, Term]]:
     """Yield every ``(key, term)`` pair of the trie, in trie order."""
     stack = [node]
     while stack:
@@ -114,7 +131,7 @@ def items(node):
         stack.extend(node.slots[data:])
 
 
-class Substitution(Mapping):
+class Substitution(Mapping[Var, object]):
     """An immutable mapping from logic variables to the terms bound to them.
 
     ``unify`` returns one, or ``None`` when unification fails.  A
@@ -130,9 +147,14 @@ class Substitution(Mapping):
 
     __slots__ = ("_root", "_size", "_may_cycle")
 
-    def __init__(self, bindings=None):
+    def __init__(
+        self,
+        bindings: (
+            Mapping[Var, object] | Iterable[tuple[Var, object]] | None
+        ) = None,
+    ) -> None:
         self._root = EMPTY
-        self._size = 0
+        self._size: int | None = 0
         self._may_cycle = False
         if bindings is None:
             return
@@ -157,44 +179,44 @@ class Substitution(Mapping):
         self._may_cycle = True
 
     @classmethod
-    def _wrap(cls, root):
+    def _wrap(cls, root: HNode) -> Substitution:
         self = cls.__new__(cls)
         self._root = root
         self._size = None
         self._may_cycle = False
         return self
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Var) -> object:
         if isinstance(key, Var):
             term = lookup(self._root, key.id)
             if term is not None:
                 return from_term(term)
         raise KeyError(key)
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         return isinstance(key, Var) and lookup(self._root, key.id) is not None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Var]:
         for var_id, _ in items(self._root):
             yield Var._from_id(var_id)
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self._size is None:
             self._size = sum(1 for _ in items(self._root))
         return self._size
 
-    def __bool__(self):
+    def __bool__(self) -> Literal[True]:
         return True
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ", ".join(f"{k!r}: {v!r}" for k, v in self.items())
         return f"Substitution({{{inner}}})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError("substitutions hold process-local variable ids")
 
 
-def as_substitution(value):
+def as_substitution(value: object) -> Substitution:
     """Accept ``None``, a Substitution or a mapping of variables to terms."""
     if value is None:
         return Substitution()

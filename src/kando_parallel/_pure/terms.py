@@ -29,10 +29,26 @@ Conversion in both directions is iterative: no recursion limit applies to
 the depth of a term.
 """
 
+from __future__ import annotations
+
 import decimal
 import itertools
 import threading
 import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias, TypeIs
+
+    # A term: an immediate word (an int) or a compound Node.  The code
+    # tells them apart with ``type(term) is int`` (and flags computed from
+    # it), which mypy cannot use to narrow the other case to Node, so a
+    # term is Any to the type checker; the name says what it holds.
+    Term: TypeAlias = Any
+
+    # A frame of to_term's stack: see the comment there.
+    _Frame: TypeAlias = tuple[Any, ...]
 
 TAG_VAR = 1
 TAG_INT = 2
@@ -46,25 +62,27 @@ NIL = (0 << 2) | TAG_ATOM
 CONS = (1 << 2) | TAG_ATOM
 DICT = (2 << 2) | TAG_ATOM
 
-_atoms = [[], None, dict]
+_atoms: list[Any] = [[], None, dict]
 _atom_classes = [0, 1, 2]
-_atom_by_str = {}
-_atom_by_slot = {(type, dict): 2}
-_atom_by_class = {}
-_atom_by_identity = {}
+_atom_by_str: dict[str, int] = {}
+_atom_by_slot: dict[object, int] = {(type, dict): 2}
+_atom_by_class: dict[object, int] = {}
+_atom_by_identity: dict[int, int] = {}
 _atom_lock = threading.Lock()
 
 _var_ids = itertools.count(1)
 _var_block_lock = threading.Lock()
-_named_vars = weakref.WeakValueDictionary()
+_named_vars: weakref.WeakValueDictionary[int, Var] = (
+    weakref.WeakValueDictionary()
+)
 
 
-def new_var_id():
+def new_var_id() -> int:
     """Return a variable id never handed out before."""
     return next(_var_ids)
 
 
-def reserve_var_ids(count):
+def reserve_var_ids(count: int) -> int:
     """Reserve ``count`` consecutive fresh ids and return the first."""
     global _var_ids
 
@@ -74,7 +92,7 @@ def reserve_var_ids(count):
     return first
 
 
-def var_word(var_id):
+def var_word(var_id: int) -> int:
     return (var_id << 2) | TAG_VAR
 
 
@@ -92,7 +110,7 @@ class Var:
 
     __slots__ = ("_id", "_name", "__weakref__")
 
-    def __init__(self, name=None):
+    def __init__(self, name: str | None = None) -> None:
         if name is not None and not isinstance(name, str):
             raise TypeError(
                 f"a variable's name must be a str, not {type(name).__name__}"
@@ -103,7 +121,7 @@ class Var:
             _named_vars[self._id] = self
 
     @classmethod
-    def _from_id(cls, var_id):
+    def _from_id(cls, var_id: int) -> Var:
         known = _named_vars.get(var_id)
         if known is not None:
             return known
@@ -113,46 +131,46 @@ class Var:
         return self
 
     @property
-    def id(self):
+    def id(self) -> int:
         """The variable's process-wide unique id."""
         return self._id
 
     @property
-    def name(self):
+    def name(self) -> str | None:
         """The display name given at creation, or ``None``."""
         return self._name
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Var):
             return self._id == other._id
         return NotImplemented
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         if isinstance(other, Var):
             return self._id != other._id
         return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((Var, self._id))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._name is not None:
             return f"~{self._name}"
         return f"~_{self._id}"
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError(
             "logic variables cannot be pickled: a variable's identity is "
             "its id in this process"
         )
 
 
-def var(name=None):
+def var(name: str | None = None) -> Var:
     """Make a new logic variable, optionally named for display."""
     return Var(name)
 
 
-def vars(count):  # noqa: A001 - the name miniKanren users expect
+def vars(count: int) -> list[Var]:  # noqa: A001 - miniKanren's name
     """Make ``count`` new logic variables, as a list."""
     if isinstance(count, bool) or not isinstance(count, int):
         raise TypeError(
@@ -163,7 +181,7 @@ def vars(count):  # noqa: A001 - the name miniKanren users expect
     return [Var() for _ in range(count)]
 
 
-def is_var(obj):
+def is_var(obj: object) -> TypeIs[Var]:
     """Return whether ``obj`` is a logic variable."""
     return isinstance(obj, Var)
 
@@ -177,26 +195,26 @@ class Unbound:
 
     __slots__ = ("index",)
 
-    def __init__(self, index):
+    def __init__(self, index: int) -> None:
         self.index = index
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Unbound):
             return self.index == other.index
         return NotImplemented
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         if isinstance(other, Unbound):
             return self.index != other.index
         return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((Unbound, self.index))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"_{self.index}"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Unbound], tuple[int]]:
         return (Unbound, (self.index,))
 
 
@@ -215,23 +233,24 @@ class Cons:
 
     __slots__ = ("head", "tail")
 
-    def __init__(self, head, tail):
+    def __init__(self, head: Any, tail: Any) -> None:
         self.head = head
         self.tail = tail
 
-    def _spine(self):
+    def _spine(self) -> tuple[list[Any], Any]:
         items = []
-        node = self
+        node: Any = self
         while isinstance(node, Cons):
             items.append(node.head)
             node = node.tail
         return items, node
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, (Cons, list)):
             return NotImplemented
 
         mine, my_end = self._spine()
+        theirs: list[Any]
         if isinstance(other, Cons):
             theirs, their_end = other._spine()
         else:
@@ -243,30 +262,30 @@ class Cons:
 
         return mine == theirs and my_end == their_end
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)
         if equal is NotImplemented:
-            return equal
+            return NotImplemented
         return not equal
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         items, end = self._spine()
         if isinstance(end, list):
             raise TypeError("unhashable: a Cons that ends in a list")
         return hash((Cons, tuple(items), end))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         items, end = self._spine()
         inner = " ".join(repr(item) for item in items)
         if isinstance(end, list):
             return "(" + " ".join([inner] + [repr(i) for i in end]) + ")"
         return f"({inner} . {end!r})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Cons], tuple[Any, Any]]:
         return (Cons, (self.head, self.tail))
 
 
-def cons(head, tail):
+def cons(head: object, tail: object) -> Cons | list[Any]:
     """Make the pair of ``head`` and ``tail``; a list when tail is a list."""
     if type(tail) is list:
         return [head, *tail]
@@ -278,16 +297,18 @@ class Node:
 
     __slots__ = ("functor", "args", "has_vars")
 
-    def __init__(self, functor, args, has_vars):
+    def __init__(
+        self, functor: int, args: tuple[Term, ...], has_vars: bool
+    ) -> None:
         self.functor = functor
         self.args = args
         self.has_vars = has_vars
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Node({self.functor!r}, {self.args!r})"
 
 
-def make_node(functor, args):
+def make_node(functor: int, args: tuple[Term, ...]) -> Node:
     """Build a node, computing whether a variable occurs in ``args``."""
     for arg in args:
         if type(arg) is int:
@@ -298,13 +319,14 @@ def make_node(functor, args):
     return Node(functor, args, False)
 
 
-def term_has_vars(term):
+def term_has_vars(term: Term) -> bool:
     if type(term) is int:
         return term & TAG_MASK == TAG_VAR
-    return term.has_vars
+    node: Node = term
+    return node.has_vars
 
 
-def atom_keys(obj):
+def atom_keys(obj: Any) -> tuple[object, object]:
     """The interning keys of ``obj``: ``(slot_key, class_key)``.
 
     Equal values of one type are one *class* and unify; a *slot* keeps
@@ -314,6 +336,7 @@ def atom_keys(obj):
     in Prolog: it unifies with a NaN of the same bits.  Raises TypeError
     for an unhashable object (interned by identity).
     """
+    slot: tuple[object, ...]
     kind = type(obj)
     if kind is float:
         slot = (float, obj.hex())
@@ -329,8 +352,10 @@ def atom_keys(obj):
     return key, key
 
 
-def intern_atom(obj):
+def intern_atom(obj: object) -> int:
     """Return the atom word of ``obj``, interning it on first sight."""
+    slot_key: object
+    class_key: object
     if type(obj) is str:
         index = _atom_by_str.get(obj)
         if index is not None:
@@ -350,8 +375,9 @@ def intern_atom(obj):
         return (_add_atom(obj, slot_key, class_key) << 2) | TAG_ATOM
 
 
-def _add_atom(obj, slot_key, class_key):
+def _add_atom(obj: object, slot_key: Any, class_key: object) -> int:
     # Called with _atom_lock held; returns the slot of obj.
+    table: dict[Any, int]
     if slot_key is None:
         table = _atom_by_str
         slot_key = class_key = obj
@@ -374,24 +400,24 @@ def _add_atom(obj, slot_key, class_key):
     return index
 
 
-def atom_value(word):
+def atom_value(word: int) -> Any:
     """Return the object interned as atom ``word``."""
     return _atoms[word >> 2]
 
 
-def atom_class(word):
+def atom_class(word: int) -> int:
     """The class of atom ``word``: equal atoms have equal classes."""
     return _atom_classes[word >> 2]
 
 
-def canonical(word):
+def canonical(word: int) -> int:
     """The word that stands for every word equal to ``word``."""
     if word & TAG_MASK == TAG_ATOM:
         return (_atom_classes[word >> 2] << 2) | TAG_ATOM
     return word
 
 
-def atoms_equal(a, b):
+def atoms_equal(a: int, b: int) -> bool:
     """Whether two immediate words are equal terms."""
     if a == b:
         return True
@@ -402,13 +428,13 @@ def atoms_equal(a, b):
     )
 
 
-def _is_namedtuple_type(cls):
+def _is_namedtuple_type(cls: type) -> bool:
     return issubclass(cls, tuple) and hasattr(cls, "_make") and hasattr(
         cls, "_fields"
     )
 
 
-def _dict_key_word(key):
+def _dict_key_word(key: object) -> int:
     if isinstance(key, Var):
         raise TypeError(
             "a logic variable cannot be a dict key: dicts unify key by "
@@ -424,12 +450,12 @@ _VALUE = 1
 _WORD = 2
 
 
-def to_term(obj):
+def to_term(obj: object) -> Term:
     """Convert a Python value to a term (iteratively, any depth)."""
-    result = []
+    result: list[Term] = []
     # Frames are (_VALUE, obj), (_WORD, word) or (_BUILD, functor, count);
     # a build frame pops its arguments off ``result`` and pushes the node.
-    stack = [(_VALUE, obj)]
+    stack: list[_Frame] = [(_VALUE, obj)]
     while stack:
         frame = stack.pop()
         if frame[0] == _BUILD:
@@ -477,7 +503,9 @@ def to_term(obj):
     return result[0]
 
 
-def _push_list(stack, items, end_frame):
+def _push_list(
+    stack: list[_Frame], items: Sequence[Any], end_frame: _Frame
+) -> None:
     """Push the frames that build the cons chain of ``items``.
 
     They run in this order: each item, first to last, then the end of the
@@ -489,7 +517,7 @@ def _push_list(stack, items, end_frame):
     stack.extend((_VALUE, item) for item in reversed(items))
 
 
-def from_term(term):
+def from_term(term: Term) -> Any:
     """Convert a term back to Python without walking: variables stay."""
     from kando_parallel._pure.unify import to_python
 

@@ -19,7 +19,13 @@ term that contains it.  One made with it off, or from a user's dict, may;
 looping.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from kando_parallel._pure.subst import (
+    HNode,
     EMPTY,
     Substitution,
     as_substitution,
@@ -43,12 +49,19 @@ from kando_parallel._pure.terms import (
     to_term,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
+
+    from kando_parallel._pure.terms import Node, Term
+
+    # A frame of to_python's stack: see the comment there.
+    _Frame: TypeAlias = tuple[Any, ...]
 
 class CyclicTermError(ValueError):
     """A substitution binds a variable to a term that contains it."""
 
 
-def walk_term(term, root):
+def walk_term(term: Term, root: HNode) -> Term:
     """Follow bindings from ``term`` to an unbound variable or a value."""
     while type(term) is int and term & TAG_MASK == TAG_VAR:
         bound = lookup(root, term >> 2)
@@ -58,10 +71,10 @@ def walk_term(term, root):
     return term
 
 
-def occurs(var_id, term, root):
+def occurs(var_id: int, term: Term, root: HNode) -> bool:
     """Return whether variable ``var_id`` occurs in ``term`` under root."""
-    seen = set()
-    stack = [term]
+    seen: set[int] = set()
+    stack: list[Term | None] = [term]
     while stack:
         term = stack.pop()
         while type(term) is int and term & TAG_MASK == TAG_VAR:
@@ -83,7 +96,9 @@ def occurs(var_id, term, root):
     return False
 
 
-def unify_terms(u, v, root, occurs_check=True):
+def unify_terms(
+    u: Term, v: Term, root: HNode, occurs_check: bool = True
+) -> HNode | None:
     """Unify two terms under ``root``; the new root, or ``None``."""
     stack = [(u, v)]
     while stack:
@@ -124,14 +139,16 @@ def unify_terms(u, v, root, occurs_check=True):
     return root
 
 
-def _match_keys(left, right):
+def _match_keys(
+    left: tuple[Term, ...], right: tuple[Term, ...]
+) -> list[tuple[Term, Term]] | None:
     """The value pairs of two dicts' arguments, matched key by key.
 
     ``None`` when a key of one is missing from the other.  Keys are
     immediate words; dicts with the same order match position by
     position, others by a search.
     """
-    pairs = []
+    pairs: list[tuple[Term, Term]] = []
     for i in range(0, len(left), 2):
         key = left[i]
         if atoms_equal(key, right[i]):
@@ -146,7 +163,7 @@ def _match_keys(left, right):
     return pairs
 
 
-def find_cycle(term, root):
+def find_cycle(term: Term, root: HNode) -> int | None:
     """Return the id of a variable bound to a term containing itself.
 
     Only bindings reachable from ``term`` count.  ``None`` when there is
@@ -190,7 +207,12 @@ _LIST = 2
 _MEMO = 3
 
 
-def to_python(term, root, name_unbound, names=None):
+def to_python(
+    term: Term,
+    root: HNode | None,
+    name_unbound: bool,
+    names: dict[int, Unbound] | None = None,
+) -> Any:
     """Rebuild the Python value of ``term`` under the trie ``root``.
 
     ``root`` may be ``None`` for no bindings.  Unbound variables become
@@ -202,12 +224,12 @@ def to_python(term, root, name_unbound, names=None):
         root = EMPTY
     if names is None:
         names = {}
-    memo = {}
-    out = []
+    memo: dict[int, Any] = {}
+    out: list[Any] = []
     # Frames: (_TERM, term); (_BUILD, functor, count) pops count values;
     # (_LIST, count, has_end) pops count heads and, if has_end, the end;
     # (_MEMO, var_id) records the value just built for that variable.
-    stack = [(_TERM, term)]
+    stack: list[_Frame] = [(_TERM, term)]
     while stack:
         frame = stack.pop()
         kind = frame[0]
@@ -248,7 +270,9 @@ def to_python(term, root, name_unbound, names=None):
     return out[0]
 
 
-def _unbound(var_id, names, name_unbound):
+def _unbound(
+    var_id: int, names: dict[int, Unbound], name_unbound: bool
+) -> Var | Unbound:
     if not name_unbound:
         return Var._from_id(var_id)
     name = names.get(var_id)
@@ -258,7 +282,7 @@ def _unbound(var_id, names, name_unbound):
     return name
 
 
-def _immediate(word):
+def _immediate(word: int) -> Any:
     tag = word & TAG_MASK
     if tag == TAG_INT:
         return word >> 2
@@ -269,7 +293,7 @@ def _immediate(word):
     return Var._from_id(word >> 2)
 
 
-def _push_list(stack, term, root):
+def _push_list(stack: list[_Frame], term: Node, root: HNode) -> None:
     """Push the frames that rebuild the cons chain starting at ``term``.
 
     The chain is followed through bound tail variables, so a list built
@@ -291,7 +315,7 @@ def _push_list(stack, term, root):
     stack.extend((_TERM, head) for head in reversed(heads))
 
 
-def _build_compound(out, functor, count):
+def _build_compound(out: list[Any], functor: int, count: int) -> None:
     args = out[len(out) - count:]
     del out[len(out) - count:]
     kind = atom_value(functor)
@@ -303,7 +327,7 @@ def _build_compound(out, functor, count):
         out.append(kind._make(args))
 
 
-def _build_list(out, count, has_end):
+def _build_list(out: list[Any], count: int, has_end: bool) -> None:
     end = out.pop() if has_end else None
     items = out[len(out) - count:]
     del out[len(out) - count:]
@@ -316,7 +340,7 @@ def _build_list(out, count, has_end):
     out.append(value)
 
 
-def walk(u, s=None):
+def walk(u: object, s: Mapping[Var, object] | None = None) -> Any:
     """Follow the bindings of ``s`` from ``u``; the value it ends at.
 
     >>> from kando_parallel import var, unify
@@ -328,7 +352,13 @@ def walk(u, s=None):
     return from_term(walk_term(to_term(u), s._root))
 
 
-def unify(u, v, s=None, *, occurs_check=True):
+def unify(
+    u: object,
+    v: object,
+    s: Mapping[Var, object] | None = None,
+    *,
+    occurs_check: bool = True,
+) -> Substitution | None:
     """Unify ``u`` and ``v`` under ``s``: the extended substitution, or None.
 
     ``s`` may be ``None`` (no bindings), a :class:`Substitution` or a dict
@@ -352,7 +382,7 @@ def unify(u, v, s=None, *, occurs_check=True):
     return result
 
 
-def reify(u, s=None):
+def reify(u: object, s: Mapping[Var, object] | None = None) -> Any:
     """The value of ``u`` under ``s``, unbound variables named ``_0``, ...
 
     Raises ``CyclicTermError`` if ``s`` binds a variable reachable from

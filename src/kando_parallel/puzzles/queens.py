@@ -11,10 +11,14 @@ nearest rows first.
 [(2, 4, 6, 1, 3, 5), (3, 6, 2, 5, 1, 4), (4, 1, 5, 2, 6, 3), (5, 3, 1, 6, 4, 2)]
 """
 
-from kando_parallel import Facts, conj, eq, var
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kando_parallel import Facts, Goal, Var, conj, eq, var
 
 
-def safe_pairs(n):
+def safe_pairs(n: int) -> Facts:
     """The facts ``(d, a, b)``: columns a and b, d rows apart, are safe."""
     return Facts(
         "safe",
@@ -28,7 +32,7 @@ def safe_pairs(n):
     )
 
 
-def queens_goal(n):
+def queens_goal(n: int) -> tuple[tuple[Var, ...], Goal]:
     """The tuple of N queen variables and the goal that places them."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"N queens needs a whole number N >= 1, not {n!r}")
@@ -44,7 +48,7 @@ def queens_goal(n):
     return queens, conj(*goals)
 
 
-def is_solution(columns):
+def is_solution(columns: Sequence[int]) -> bool:
     """Whether ``columns`` places the queens so that none attacks."""
     n = len(columns)
     return all(1 <= c <= n for c in columns) and all(

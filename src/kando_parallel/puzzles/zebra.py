@@ -9,12 +9,14 @@ clues are stated in their published order, numbered as usual from 2.
 [('japanese', 'norwegian')]
 """
 
-from kando_parallel import conde, conj, cons, disj, eq, fresh, relation
-from kando_parallel import membero, var
+from __future__ import annotations
+
+from kando_parallel import Goal, Var, conde, conj, cons, disj, eq, fresh
+from kando_parallel import membero, relation, var
 
 
 @relation
-def righto(left, right, houses):
+def righto(left: object, right: object, houses: object) -> Goal:
     """``right`` stands immediately right of ``left`` in ``houses``."""
     return conde(
         [fresh(lambda rest: eq(cons(left, cons(right, rest)), houses))],
@@ -29,19 +31,25 @@ def righto(left, right, houses):
     )
 
 
-def nexto(a, b, houses):
+def nexto(a: object, b: object, houses: object) -> Goal:
     """``a`` and ``b`` are neighbours in ``houses``."""
     return disj(righto(a, b, houses), righto(b, a, houses))
 
 
-def _house(nationality=None, pet=None, drink=None, smoke=None, colour=None):
+def _house(
+    nationality: object = None,
+    pet: object = None,
+    drink: object = None,
+    smoke: object = None,
+    colour: object = None,
+) -> tuple[object, ...]:
     return tuple(
         var() if value is None else value
         for value in (nationality, pet, drink, smoke, colour)
     )
 
 
-def zebra_goals():
+def zebra_goals() -> tuple[list[Var], Var, Var, list[Goal]]:
     """The houses, the zebra's owner, the water drinker, and the goals."""
     houses = [var(f"house{i}") for i in range(1, 6)]
     owner = var("owner")
