@@ -64,8 +64,6 @@ TWIN_ALLOWLIST = """
 kando_parallel\\._pure\\.engine\\.Facts\\.(arity|name)
 kando_parallel\\._pure\\.engine\\.Relation\\.(arity|fn|name)
 kando_parallel\\._pure\\.engine\\.Search\\.steps
-# the compiled Goal.label (a Facts query's table name) has no twin
-kando_parallel\\._pure\\.engine\\.Goal\\.label
 """
 
 

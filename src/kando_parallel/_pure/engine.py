@@ -114,6 +114,11 @@ class Goal:
     __slots__ = ()
     kind = -1
 
+    @property
+    def label(self) -> str | None:
+        """The table's name for a fact query, else None."""
+        return None
+
     def __and__(self, other: Goal) -> Goal:
         return conj(self, other)
 
@@ -227,6 +232,10 @@ class FactsQuery(Goal):
     def __init__(self, table: _FactTable, args: tuple[Term, ...]) -> None:
         self.table = table
         self.args = args
+
+    @property
+    def label(self) -> str | None:
+        return self.table.name
 
     def __repr__(self) -> str:
         shown = ", ".join(_show(arg) for arg in self.args)
@@ -823,24 +832,26 @@ class Facts:
         self.arity: int | None = None
         self._rows: list[tuple[Term, ...]] = []
         self._snapshot: _FactTable | None = None
+        self._lock = threading.Lock()
         self.extend(rows)
 
     def add(self, *row: object) -> None:
         """Add one fact."""
         terms = tuple(to_term(value) for value in row)
-        if self.arity is None:
-            self.arity = len(terms)
-        elif len(terms) != self.arity:
-            raise ValueError(
-                f"facts {self.name} have {self.arity} columns, "
-                f"this one has {len(terms)}"
-            )
         if any(map(term_has_vars, terms)):
             raise ValueError(
                 f"a fact must be ground (no logic variables): {row!r}"
             )
-        self._rows.append(terms)
-        self._snapshot = None
+        with self._lock:
+            if self.arity is None:
+                self.arity = len(terms)
+            elif len(terms) != self.arity:
+                raise ValueError(
+                    f"facts {self.name} have {self.arity} columns, "
+                    f"this one has {len(terms)}"
+                )
+            self._rows.append(terms)
+            self._snapshot = None
 
     def extend(self, rows: Iterable[Iterable[object]]) -> None:
         """Add many facts."""
@@ -856,11 +867,14 @@ class Facts:
                 f"facts {self.name} have {self.arity} columns, "
                 f"got {len(args)} arguments"
             )
-        if self._snapshot is None:
-            self._snapshot = _FactTable(
-                self.name, tuple(self._rows), len(args)
-            )
-        return FactsQuery(self._snapshot, tuple(to_term(a) for a in args))
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is None:
+                snapshot = _FactTable(
+                    self.name, tuple(self._rows), len(args)
+                )
+                self._snapshot = snapshot
+        return FactsQuery(snapshot, tuple(to_term(a) for a in args))
 
     def __repr__(self) -> str:
         return f"<facts {self.name}: {len(self._rows)} rows>"

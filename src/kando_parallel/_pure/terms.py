@@ -12,8 +12,9 @@ behaviour are the same, and so is the representation, spelled in Python:
   ends in the empty list.  A tuple or namedtuple is a node whose functor is
   the atom of its type; a dict is a node whose functor is ``DICT`` (the
   atom of ``dict``) and whose arguments are its keys and values, key by
-  key, in the dict's order; unification matches keys by equality.  Every node records whether a variable occurs in it, so the
-  occurs check and copying skip ground subterms.
+  key, in the dict's order; unification matches keys by equality.
+  Every node records whether a variable occurs in it, so the occurs
+  check and copying skip ground subterms.
 * Atoms are interned: by type and value for hashable objects, by identity
   for the rest.  ``1``, ``1.0`` and ``True`` are three different atoms.
   Each atom word names a *slot* holding one object; equal values of one
