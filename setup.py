@@ -36,12 +36,12 @@ def extensions():
     mirror_declarations()
     macros = []
     args = []
+    debug = bool(os.environ.get("KANDO_PARALLEL_DEBUG"))
     if sys.platform == "win32":
-        args.append("/O2")
+        # MSVC (setuptools' compiler on Windows) spells its flags /X.
+        args += ["/Od", "/Zi", "/UNDEBUG"] if debug else ["/O2"]
     else:
-        args.append("-O3")
-    if os.environ.get("KANDO_PARALLEL_DEBUG"):
-        args += ["-O0", "-g", "-UNDEBUG"]
+        args += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O3"]
     modules = [
         Extension(
             f"kando_parallel._core.{pyx.stem}",
