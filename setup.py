@@ -36,12 +36,12 @@ def extensions():
     mirror_declarations()
     macros = []
     args = []
+    debug = bool(os.environ.get("KANDO_PARALLEL_DEBUG"))
     if sys.platform == "win32":
-        args.append("/O2")
+        # MSVC (setuptools' compiler on Windows) spells its flags /X.
+        args += ["/Od", "/Zi", "/UNDEBUG"] if debug else ["/O2"]
     else:
-        args.append("-O3")
-    if os.environ.get("KANDO_PARALLEL_DEBUG"):
-        args += ["-O0", "-g", "-UNDEBUG"]
+        args += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O3"]
     modules = [
         Extension(
             f"kando_parallel._core.{pyx.stem}",
@@ -52,11 +52,18 @@ def extensions():
         )
         for pyx in sorted(CORE.glob("*.pyx"))
     ]
-    return cythonize(
+    built = cythonize(
         modules,
         include_path=[str(INCLUDE), str(CORE)],
         language_level=3,
     )
+    # Where no C compiler works, install without the compiled core:
+    # kando_parallel then runs on the pure-Python twin (docs/install.md).
+    # Wheel builds and the test scripts expect the compiled core and fail
+    # loudly without it.  Set here: cythonize() does not copy `optional`.
+    for module in built:
+        module.optional = True
+    return built
 
 
 setup(

@@ -18,21 +18,29 @@
 
 #if defined(_WIN32)
 
+/* Only what QueryPerformanceCounter needs: no min/max macros, no GDI
+ * (whose ERROR, OPAQUE and the like would shadow names in the core). */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#ifndef NOGDI
+#define NOGDI
 #endif
 #include <windows.h>
 
 static inline int64_t kp_monotonic_ns(void)
 {
-    static LARGE_INTEGER frequency; /* written once, the same every time */
+    LARGE_INTEGER frequency;
     LARGE_INTEGER now;
     int64_t whole;
     int64_t part;
 
-    if (frequency.QuadPart == 0) {
-        QueryPerformanceFrequency(&frequency);
-    }
+    /* The frequency is fixed at boot: asking on every call is cheap and
+     * spares a cache that several threads would write at once. */
+    QueryPerformanceFrequency(&frequency);
     QueryPerformanceCounter(&now);
 
     whole = now.QuadPart / frequency.QuadPart;
