@@ -41,7 +41,9 @@ def extensions():
         # MSVC (setuptools' compiler on Windows) spells its flags /X.
         args += ["/Od", "/Zi", "/UNDEBUG"] if debug else ["/O2"]
     else:
-        args += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O3"]
+        # -g0 drops the debug information that the interpreter's own
+        # CFLAGS ask for: it is most of the size of a release wheel.
+        args += ["-O0", "-g", "-UNDEBUG"] if debug else ["-O3", "-g0"]
     modules = [
         Extension(
             f"kando_parallel._core.{pyx.stem}",

@@ -231,14 +231,20 @@ def test_search_answer_substitution_is_the_answer_state():
     assert state[x] == 5
 
 
-def test_search_answer_substitution_before_an_answer_is_empty():
+def test_search_answers_are_read_only_after_an_answer():
     q = var()
     search = Search(q, eq(q, 1))
+
+    with pytest.raises(RuntimeError, match="no answer yet"):
+        search.answer_substitution()
+    with pytest.raises(RuntimeError, match="no answer yet"):
+        search.answer()
+    assert search.step(100) == Search.ANSWER
 
     state = search.answer_substitution()
 
     assert isinstance(state, Substitution)
-    assert len(state) == 0 and dict(state) == {} and q not in state
+    assert state[q] == 1 and search.answer() == 1
 
 
 def test_split_searches_share_out_the_answers():

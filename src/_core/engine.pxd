@@ -139,6 +139,7 @@ cdef class Search:
     cdef kp_atomic_i64 busy
 
     cdef Search sibling(self)
+    cdef HNode *answer_state(self) except? NULL
     cdef void release_tasks(self)
     cdef GoalNode *expand_call(self, GoalNode *call,
                                HNode *root) noexcept nogil

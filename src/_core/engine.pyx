@@ -1173,6 +1173,7 @@ cdef class Relation:
     cdef readonly str name
     cdef readonly object arity
     cdef object lock
+    cdef bint tracing
     cdef dict __dict__
 
     def __init__(self, fn, name=None, dynamic=False):
@@ -1183,7 +1184,7 @@ cdef class Relation:
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "relation")
         self.arity = _arity(fn)
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.__doc__ = getattr(fn, "__doc__", None)
         self.impl = <RelImpl *>malloc(sizeof(RelImpl))
         if self.impl == NULL:
@@ -1238,6 +1239,11 @@ cdef class Relation:
         with self.lock:
             if kp_atomic_load(&self.impl.mode) != MODE_UNKNOWN:
                 return 0
+            if self.tracing:
+                # The body asked about its own relation while traced:
+                # the answer depends on it, so no template.
+                kp_atomic_store(&self.impl.mode, MODE_DYNAMIC)
+                return 0
             if self.arity is None:
                 kp_atomic_store(&self.impl.mode, MODE_DYNAMIC)
                 return 0
@@ -1245,10 +1251,15 @@ cdef class Relation:
             count = self.arity
             start = <int64_t>reserve_var_ids(count)
             params = [make_placeholder(start + i) for i in range(count)]
+            self.tracing = True
             try:
                 goal = self.fn(*params)
             except Exception:
                 kp_atomic_store(&self.impl.mode, MODE_DYNAMIC)
+                return 0
+            finally:
+                self.tracing = False
+            if kp_atomic_load(&self.impl.mode) != MODE_UNKNOWN:
                 return 0
             stop = <int64_t>reserve_var_ids(0)
             looked = False
@@ -1469,6 +1480,8 @@ cdef class Search:
         cdef bint dynamic
         cdef Task task
 
+        if self.query != 0:
+            raise TypeError("a Search is initialised once")
         if state is not None and not isinstance(state, Substitution):
             raise TypeError(
                 "Search(state=...) takes a Substitution, not "
@@ -1556,21 +1569,40 @@ cdef class Search:
 
     def answer(self):
         """The answer found by the last step that returned ANSWER."""
-        if not self.has_answer:
-            raise RuntimeError("no answer yet: step() first")
+        cdef HNode *root = self.answer_state()
+
         try:
-            return reify_term(self.query, self.answer_root,
-                              not self.occurs_check)
+            return reify_term(self.query, root, not self.occurs_check)
         except CyclicTermError as exc:
             raise CyclicTermError(
                 f"{exc} (the occurs check is off, so an answer may be "
                 "cyclic)"
             ) from None
+        finally:
+            hnode_decref(root)
 
     def answer_substitution(self):
         """The state of the last answer, as a :class:`Substitution`."""
-        return substitution_from_root(hnode_incref(self.answer_root),
+        return substitution_from_root(self.answer_state(),
                                       not self.occurs_check)
+
+    cdef HNode *answer_state(self) except? NULL:
+        # A new reference to the last answer's trie, taken while no step
+        # runs: a running step may replace (and free) it.
+        cdef int64_t idle = 0
+        cdef HNode *root
+
+        if not kp_atomic_cas(&self.busy, &idle, 1):
+            raise RuntimeError(
+                "cannot read the answer while another thread steps the "
+                "search"
+            )
+        root = hnode_incref(self.answer_root)
+        has_answer = self.has_answer
+        kp_atomic_store(&self.busy, 0)
+        if not has_answer:
+            raise RuntimeError("no answer yet: step() first")
+        return root
 
     def split(self, count):
         """Move up to ``count`` waiting tasks into new searches, one each.

@@ -424,6 +424,8 @@ cdef class Substitution:
         cdef HNode *grown
         cdef term_t term
 
+        if self.root != NULL or self.size >= 0:
+            raise TypeError("a Substitution is immutable")
         if bindings is None:
             self.size = 0
             return

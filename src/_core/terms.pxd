@@ -164,6 +164,7 @@ cdef class Unbound:
 cdef class Cons:
     cdef readonly object head
     cdef readonly object tail
+    cdef bint ready
 
 # Terms back to Python values.  `resolve` (may be NULL) gives the term a
 # variable is bound to, or 0 when it is unbound; to_python follows those

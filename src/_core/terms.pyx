@@ -396,8 +396,11 @@ cdef class Cons:
     """
 
     def __init__(self, head, tail):
+        if self.ready:
+            raise TypeError("a Cons is immutable")
         self.head = head
         self.tail = tail
+        self.ready = True
 
     def _spine(self):
         cdef list items = []

@@ -687,6 +687,8 @@ class Relation:
         self.mode = DYNAMIC if dynamic else UNKNOWN
         self.template: tuple[Goal, int, int] | None = None
         self.__doc__ = getattr(fn, "__doc__", None)
+        self._lock = threading.RLock()
+        self._tracing = False
 
     @property
     def dynamic(self) -> bool:
@@ -708,6 +710,21 @@ class Relation:
 
     def _trace(self) -> None:
         """Call the function on placeholders; keep a template if it can be."""
+        with self._lock:
+            if self.mode != UNKNOWN:
+                return
+            if self._tracing:
+                # The body asked about its own relation while traced: the
+                # answer depends on it, so no template.
+                self.mode = DYNAMIC
+                return
+            self._tracing = True
+            try:
+                self._trace_once()
+            finally:
+                self._tracing = False
+
+    def _trace_once(self) -> None:
         count = self.arity or 0
         start = reserve_var_ids(count)
         params = [_Placeholder(start + i) for i in range(count)]
@@ -716,6 +733,8 @@ class Relation:
             goal = self.fn(*params)
         except Exception:
             self.mode = DYNAMIC
+            return
+        if self.mode != UNKNOWN:
             return
         stop = new_var_id()
 
@@ -958,6 +977,8 @@ class Search:
         occurs_check: bool = True,
         state: Substitution | None = None,
     ) -> None:
+        if hasattr(self, "_tasks"):
+            raise TypeError("a Search is initialised once")
         _check_goal(goal, "Search()")
         if state is not None and not isinstance(state, Substitution):
             raise TypeError(
@@ -1028,6 +1049,8 @@ class Search:
 
     def answer_substitution(self) -> Substitution:
         """The state of the last answer, as a :class:`Substitution`."""
+        if not self._has_answer:
+            raise RuntimeError("no answer yet: step() first")
         root = EMPTY if self._answer is None else self._answer
         state = Substitution._wrap(root)
         state._may_cycle = not self._occurs_check

@@ -153,6 +153,8 @@ class Substitution(Mapping[Var, object]):
             Mapping[Var, object] | Iterable[tuple[Var, object]] | None
         ) = None,
     ) -> None:
+        if hasattr(self, "_root"):
+            raise TypeError("a Substitution is immutable")
         self._root = EMPTY
         self._size: int | None = 0
         self._may_cycle = False

@@ -232,11 +232,23 @@ class Cons:
     [1, 2, 3]
     """
 
-    __slots__ = ("head", "tail")
+    __slots__ = ("_head", "_tail")
 
     def __init__(self, head: Any, tail: Any) -> None:
-        self.head = head
-        self.tail = tail
+        if hasattr(self, "_head"):
+            raise TypeError("a Cons is immutable")
+        self._head = head
+        self._tail = tail
+
+    @property
+    def head(self) -> Any:
+        """The first element."""
+        return self._head
+
+    @property
+    def tail(self) -> Any:
+        """The rest: a list, another Cons, or anything else."""
+        return self._tail
 
     def _spine(self) -> tuple[list[Any], Any]:
         items = []
