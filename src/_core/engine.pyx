@@ -1604,26 +1604,38 @@ cdef class Search:
             raise RuntimeError("no answer yet: step() first")
         return root
 
-    def split(self, count):
-        """Move up to ``count`` waiting tasks into new searches, one each.
+    def split(self, count, pieces=None):
+        """Move up to ``count`` waiting tasks into ``pieces`` new searches.
 
-        The tasks are taken from the back of the queue: the ones that
-        were suspended longest ago.
+        The tasks are taken from the back of the queue, the ones that were
+        suspended longest ago, and dealt round the new searches in turn,
+        each keeping their order.  ``pieces`` defaults to ``count``: one
+        task each.
         """
         cdef Task task
         cdef Search other
         cdef int64_t idle = 0
+        cdef Py_ssize_t dealt = 0
 
+        if pieces is None:
+            pieces = count
+        if count < 0 or pieces < 1:
+            raise ValueError(
+                f"split() needs count >= 0 and pieces >= 1, not "
+                f"{count} and {pieces}"
+            )
         if not kp_atomic_cas(&self.busy, &idle, 1):
             raise RuntimeError("cannot split a search while it runs")
         taken = []
         try:
-            while len(taken) < count and queue_pop_back(&self.tasks, &task):
-                other = self.sibling()
-                if queue_push_back(&other.tasks, &task) < 0:
+            while dealt < count and queue_pop_back(&self.tasks, &task):
+                if len(taken) < pieces:
+                    taken.append(self.sibling())
+                other = <Search>taken[dealt % pieces]
+                dealt += 1
+                if queue_push_front(&other.tasks, &task) < 0:
                     task_release(&task)
                     raise MemoryError()
-                taken.append(other)
         finally:
             kp_atomic_store(&self.busy, 0)
         return taken

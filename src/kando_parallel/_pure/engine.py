@@ -1056,19 +1056,32 @@ class Search:
         state._may_cycle = not self._occurs_check
         return state
 
-    def split(self, count: int) -> list[Search]:
-        """Move up to ``count`` waiting tasks into new searches, one each.
+    def split(self, count: int, pieces: int | None = None) -> list[Search]:
+        """Move up to ``count`` waiting tasks into ``pieces`` new searches.
 
-        The tasks are taken from the back of the queue: the ones that
-        were suspended longest ago.
+        The tasks are taken from the back of the queue, the ones that were
+        suspended longest ago, and dealt round the new searches in turn,
+        each keeping their order.  ``pieces`` defaults to ``count``: one
+        task each.
         """
+        if pieces is None:
+            pieces = count
+        if count < 0 or pieces < 1:
+            raise ValueError(
+                f"split() needs count >= 0 and pieces >= 1, not "
+                f"{count} and {pieces}"
+            )
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("cannot split a search while it runs")
         try:
-            taken: list[Search] = []
-            while self._tasks and len(taken) < count:
-                taken.append(self._sibling((self._tasks.pop(),)))
-            return taken
+            dealt: list[list[Task]] = []
+            taken = 0
+            while self._tasks and taken < count:
+                if len(dealt) < pieces:
+                    dealt.append([])
+                dealt[taken % pieces].insert(0, self._tasks.pop())
+                taken += 1
+            return [self._sibling(tasks) for tasks in dealt]
         finally:
             self._busy.release()
 
