@@ -153,3 +153,12 @@ def run_command(*args, timeout=120, cwd=None):
 def backend():
     """The name of the backend under test: ``"cython"`` or ``"python"``."""
     return kando_parallel.__backend__
+
+
+@pytest.fixture
+def default_recursion_limit():
+    """Run a test under the interpreter's default recursion limit."""
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    yield
+    sys.setrecursionlimit(saved)

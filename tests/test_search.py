@@ -1,7 +1,6 @@
 """Goals and the search: run, run_all, run_iter, Search; relations, list
 relations, Facts, pygoal; and the errors that bad input raises."""
 
-import sys
 
 import pytest
 from conftest import within
@@ -61,12 +60,8 @@ def peano(k):
     return term
 
 
-@pytest.fixture(autouse=True)
-def default_recursion_limit():
-    saved = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
-    yield
-    sys.setrecursionlimit(saved)
+# Every test here runs under the interpreter's default recursion limit.
+pytestmark = pytest.mark.usefixtures("default_recursion_limit")
 
 
 # ---------------------------------------------------------------- run(n)

@@ -5,7 +5,6 @@ recursion limit.  They compare results with loops, never with ``==`` on
 deep terms, which would recurse.
 """
 
-import sys
 from collections.abc import ItemsView, KeysView, ValuesView
 
 import pytest
@@ -26,13 +25,8 @@ from kando_parallel import (
 MILLION = 1_000_000
 
 
-@pytest.fixture(autouse=True)
-def default_recursion_limit():
-    """Every test here runs under the interpreter's default limit."""
-    saved = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
-    yield
-    sys.setrecursionlimit(saved)
+# Every test here runs under the interpreter's default recursion limit.
+pytestmark = pytest.mark.usefixtures("default_recursion_limit")
 
 
 # ---------------------------------------------------------------- unify
