@@ -76,7 +76,8 @@ log "== CPythons: $(printf '%s ' "${pythons[@]%% *}")"
 # test-sources), away from the sources.
 git ls-files -z --cached --others --exclude-standard \
     | xargs -0 tar -cf - | tar -xf - -C "$work/src"
-for path in tests docs README.md pyproject.toml scripts/test_installed.py; do
+for path in tests docs README.md pyproject.toml scripts/test_installed.py \
+        scripts/test.sh .ci/run; do
     mkdir -p "$work/tests/$(dirname "$path")"
     cp -r "$work/src/$path" "$work/tests/$path"
 done
