@@ -441,8 +441,17 @@ def test_timeout_in_text_mode_prints_what_was_found(capsys):
                     reason="SIGINT cannot be sent to a child on Windows")
 def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
     path = write(tmp_path, "no_answer.py", NO_ANSWER_PROGRAM)
+    # A shell that starts a job in the background (CI runners can) makes
+    # it ignore SIGINT, and Python then leaves Ctrl-C ignored.  Exec the
+    # command with SIGINT at its default, as a terminal would give it.
+    command = [command_path(), "run", str(path)]
+    exec_with_default_sigint = (
+        "import os, signal, sys; "
+        "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
     child = subprocess.Popen(
-        [command_path(), "run", str(path)],
+        [sys.executable, "-c", exec_with_default_sigint, *command],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
