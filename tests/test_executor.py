@@ -7,6 +7,8 @@ timeout, so a hang fails instead of stalling the suite.
 
 import concurrent.futures
 import queue
+import subprocess
+import sys
 import threading
 import time
 
@@ -400,6 +402,81 @@ def test_parallel_run_on_a_process_pool():
     assert len(boards) == 4 and len(set(boards)) == 4
     assert all(is_solution(board) for board in boards)
     assert len(two) == 2
+
+
+@relation
+def naturals(n):
+    return disj(eq(n, 0), fresh(lambda m: conj(naturals(m), eq(n, (m,)))))
+
+
+def no_answer_ever(q):
+    # An endless search with a single pending task: it never grows the
+    # frontier that the shares are dealt from.
+    return conj(naturals(q), eq(q, "never"))
+
+
+def test_parallel_run_on_a_process_pool_stops_every_share_at_its_timeout():
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            parallel_run(0, no_answer_ever, config(), executor=pool,
+                         timeout=0.5)
+        raised = time.monotonic() - start
+        # The shares in the worker processes give up on their own, so the
+        # pool has nothing left to wait for.
+        pool.shutdown(wait=True)
+        finished = time.monotonic() - start
+
+    assert raised < 5
+    assert finished < 10
+
+
+def test_parallel_run_on_a_process_pool_honours_its_context():
+    ctx = with_cancel()
+    ctx.cancel()
+    with concurrent.futures.ProcessPoolExecutor(1) as pool:
+        with pytest.raises(Cancelled):
+            parallel_run(0, membership, config(), executor=pool, ctx=ctx)
+
+        ctx = with_cancel()
+        threading.Timer(0.3, ctx.cancel).start()
+        start = time.monotonic()
+        with pytest.raises(Cancelled):
+            parallel_run(0, no_answer_ever, config(), executor=pool,
+                         ctx=ctx, timeout=3)
+        assert time.monotonic() - start < 2
+
+
+EXIT_SCRIPT = """
+import concurrent.futures, sys
+from kando_parallel import (ParallelConfig, ParallelExecutor, conj, disj,
+                            eq, fresh, relation, var)
+
+@relation
+def naturals(n):
+    return disj(eq(n, 0), fresh(lambda m: conj(naturals(m), eq(n, (m,)))))
+
+q = var()
+pool = None
+if sys.argv[1] == "thread-pool":
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+executor = ParallelExecutor(ParallelConfig(max_workers=2), executor=pool)
+answers = executor.search(q, naturals(q))
+print(next(answers), flush=True)
+"""
+
+
+@pytest.mark.parametrize("pool", ["own-pool", "thread-pool"])
+def test_exit_does_not_wait_for_a_search_left_unfinished(tmp_path, pool):
+    # An endless search, read once and never closed, on an executor that
+    # is never shut down: the interpreter must still exit.
+    script = tmp_path / "left_running.py"
+    script.write_text(EXIT_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), pool],
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "0\n"
 
 
 def test_parallel_run_on_a_process_pool_needs_a_picklable_function():

@@ -141,7 +141,7 @@ class BackpressureController(counter.LoadCounter):
                 try:
                     while self.paused and self._generation == generation:
                         budget.check()
-                        self._cond.wait(budget.remaining())
+                        self._cond.wait(budget.wait_time())
                 finally:
                     self._waiting -= 1
 
@@ -170,7 +170,7 @@ class BackpressureController(counter.LoadCounter):
             try:
                 while not future.done():
                     budget.check()
-                    await asyncio.wait([future], timeout=budget.remaining())
+                    await asyncio.wait([future], timeout=budget.wait_time())
                     if future.done() and self.paused:
                         budget.check()
             finally:

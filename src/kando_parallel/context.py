@@ -68,6 +68,37 @@ logger = logging.getLogger("kando_parallel")
 _monotonic = time.monotonic
 _handles = itertools.count(1)
 
+# The longest single sleep handed to threading.  Much longer ones (a
+# timeout of 1e10 s, or infinity) overflow the C time types inside
+# Lock.acquire; every wait in this package sits in a loop that checks its
+# deadline again, so sleeping in slices of this length changes nothing else.
+MAX_WAIT_S = 3600.0
+
+
+def wait_slice(seconds: float | None) -> float | None:
+    """``seconds`` capped at :data:`MAX_WAIT_S`; None stays None."""
+    return None if seconds is None else min(seconds, MAX_WAIT_S)
+
+
+def check_timeout(timeout: float | None, name: str = "timeout") -> float | None:
+    """``timeout`` as a float, or None; TypeError or ValueError if it is
+    not a number of seconds >= 0.  Infinity means no limit."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        try:
+            value = float(timeout)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} must be a number of seconds or None, "
+                f"not {type(timeout).__name__}"
+            ) from None
+    else:
+        value = float(timeout)
+    if not value >= 0:  # also catches NaN
+        raise ValueError(f"{name} must be >= 0 or None, got {timeout}")
+    return value
+
 
 class Context:
     """A context that is never done: the root of every other.
@@ -95,7 +126,15 @@ class Context:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until done or ``timeout`` seconds pass; return ``done()``."""
-        threading.Event().wait(timeout)
+        left = check_timeout(timeout)
+        never = threading.Event()
+        if left is None:
+            while True:
+                never.wait(MAX_WAIT_S)
+        until = _monotonic() + left
+        while left > 0:
+            never.wait(wait_slice(left))
+            left = until - _monotonic()
         return False
 
     def add_done_callback(self, fn: DoneCallback) -> int | None:
@@ -145,6 +184,8 @@ class CancelContext(Context):
         parent = _BACKGROUND if parent is None else parent
         if not isinstance(parent, Context):
             raise TypeError(f"parent must be a Context, got {parent!r}")
+        if deadline is not None and deadline != deadline:
+            raise ValueError("a deadline must be a number, not NaN")
         if parent.deadline is not None:
             if deadline is None or parent.deadline < deadline:
                 deadline = parent.deadline
@@ -226,7 +267,8 @@ class CancelContext(Context):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until done or ``timeout`` seconds pass; return ``done()``."""
-        until = None if timeout is None else _monotonic() + timeout
+        left = check_timeout(timeout)
+        until = None if left is None else _monotonic() + left
 
         while self.err() is None:
             now = _monotonic()
@@ -238,7 +280,7 @@ class CancelContext(Context):
             if self._deadline is not None:
                 left = max(self._deadline - now, 0.0)
                 step = left if step is None else min(step, left)
-            self._event.wait(step)
+            self._event.wait(wait_slice(step))
         return True
 
     def add_done_callback(self, fn: DoneCallback) -> int | None:
@@ -341,7 +383,7 @@ class _Timer:
                 ref: weakref.ref[CancelContext] = entry[2]
                 entry[2] = None
                 return ref
-            self._cond.wait(delay)
+            self._cond.wait(wait_slice(delay))
             heap = self._heap
 
     def _run(self) -> None:
@@ -394,7 +436,10 @@ def with_deadline(parent: Context | None, deadline: float) -> CancelContext:
 
 
 def with_timeout(parent: Context | None, seconds: float) -> CancelContext:
-    """A child of ``parent`` that expires ``seconds`` from now."""
+    """A child of ``parent`` that expires ``seconds`` from now.
+
+    ``seconds`` of zero or less gives a context that has already expired.
+    """
     return CancelContext(parent, _monotonic() + float(seconds))
 
 
@@ -413,8 +458,7 @@ class WaitBudget:
     def __init__(
         self, ctx: Context | None, timeout: float | None, what: str
     ) -> None:
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout}")
+        timeout = check_timeout(timeout)
         self.ctx = ctx
         self.timeout = timeout
         self.what = what
@@ -440,6 +484,10 @@ class WaitBudget:
         if self.deadline is None:
             return None
         return max(self.deadline - _monotonic(), 0.0)
+
+    def wait_time(self) -> float | None:
+        """How long the next sleep may be: :meth:`remaining`, in a slice."""
+        return wait_slice(self.remaining())
 
     def watch(self, wake: Callable[[], object]) -> None:
         if self.ctx is not None:

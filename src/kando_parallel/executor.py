@@ -28,6 +28,7 @@ deterministically, and explores its own share of it.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import concurrent.futures
 import dataclasses
@@ -35,6 +36,8 @@ import os
 import pickle
 import queue
 import threading
+import time
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
@@ -43,7 +46,9 @@ from kando_parallel.backpressure import BackpressureController
 from kando_parallel.context import (
     CancelContext,
     Context,
+    WaitBudget,
     background,
+    check_timeout,
     with_cancel,
     with_timeout,
 )
@@ -61,6 +66,11 @@ Search = engine.Search
 SLICE_STEPS = 4096
 ANSWER_QUEUE = 64
 PUT_POLL_S = 0.05
+# How often parallel_run on a process or cluster executor looks at its
+# context while the shares run, and how many steps a share takes between
+# looks at its clock.
+PARTITION_POLL_S = 0.1
+PARTITION_SLICE_STEPS = SLICE_STEPS
 
 __all__ = [
     "ParallelConfig",
@@ -397,6 +407,7 @@ class ParallelExecutor:
         self._lock = threading.Lock()
         self._runs: set[ParallelSearch] = set()
         self._shutdown = False
+        _live_executors.add(self)
 
     @property
     def pool(self) -> concurrent.futures.Executor:
@@ -408,6 +419,7 @@ class ParallelExecutor:
                substitutions: bool) -> ParallelSearch:
         if ctx is None:
             ctx = background()
+        timeout = check_timeout(timeout)
         if timeout is not None:
             ctx = with_timeout(ctx, timeout)
         with self._lock:
@@ -543,10 +555,30 @@ class ParallelExecutor:
         self.shutdown()
 
 
+# Executors that a program forgot to shut down, and whose runs may never
+# end by themselves (an infinite search left half read).  At exit their
+# runs are stopped before any pool waits for its threads; threading's own
+# exit hooks run before atexit's and before the standard thread pools
+# join their workers, so this one is registered there when it can be.
+_live_executors: weakref.WeakSet[ParallelExecutor] = weakref.WeakSet()
+
+
+def _stop_live_executors() -> None:
+    for executor in list(_live_executors):
+        executor.shutdown(wait=False)
+
+
+# Naming ThreadPoolExecutor imports its module now, so that its exit hook
+# is registered before ours and so runs after it.
+_THREAD_EXECUTORS = (WorkerPool, concurrent.futures.ThreadPoolExecutor)
+_register_exit_hook: Callable[[Callable[[], None]], object] = getattr(
+    threading, "_register_atexit", atexit.register
+)
+_register_exit_hook(_stop_live_executors)
+
+
 def _is_thread_based(executor: concurrent.futures.Executor) -> bool:
-    return isinstance(
-        executor, (WorkerPool, concurrent.futures.ThreadPoolExecutor)
-    )
+    return isinstance(executor, _THREAD_EXECUTORS)
 
 
 # ------------------------------------------------------------------ streams
@@ -687,7 +719,8 @@ def parallel_run(n: int | None, goal_fn: Callable[[Any], Any],
     if not callable(goal_fn):
         raise TypeError("parallel_run() takes a function of a variable")
     if executor is not None and not _is_thread_based(executor):
-        return _run_partitioned(count, goal_fn, config, executor, timeout)
+        return _run_partitioned(count, goal_fn, config, executor, ctx,
+                                timeout)
 
     query = terms.var("q")
     goal = goal_fn(query)
@@ -698,6 +731,7 @@ def parallel_run(n: int | None, goal_fn: Callable[[Any], Any],
 def _run_partitioned(count: int | None, goal_fn: Callable[[Any], Any],
                      config: ParallelConfig | None,
                      executor: concurrent.futures.Executor,
+                     ctx: Context | None,
                      timeout: float | None) -> list[Any]:
     parts = 4 * (config or ParallelConfig()).workers
     try:
@@ -707,36 +741,58 @@ def _run_partitioned(count: int | None, goal_fn: Callable[[Any], Any],
             "parallel_run on a process or cluster executor needs a "
             f"picklable goal_fn (a module-level function): {exc}"
         ) from None
-    futures = [
-        executor.submit(solve_partition, goal_fn, index, parts, count)
-        for index in range(parts)
-    ]
-    answers: list[Any] = []
-    try:
-        for future in concurrent.futures.as_completed(futures,
-                                                      timeout=timeout):
-            answers.extend(future.result())
-            if count is not None and len(answers) >= count:
-                break
-    except concurrent.futures.TimeoutError:
-        raise DeadlineExceeded(
-            f"parallel_run did not finish within {timeout} s"
-        ) from None
-    finally:
-        for future in futures:
-            future.cancel()
-    return answers if count is None else answers[:count]
+    with WaitBudget(ctx, timeout, "parallel_run") as budget:
+        budget.check()
+        # Each share gets the time left, so that a share running in another
+        # process stops by itself when the run's time is up.
+        futures = [
+            executor.submit(solve_partition, goal_fn, index, parts, count,
+                            budget.remaining())
+            for index in range(parts)
+        ]
+        answers: list[Any] = []
+        pending = set(futures)
+        try:
+            while pending:
+                budget.check()
+                wait_s = budget.wait_time()
+                done, pending = concurrent.futures.wait(
+                    pending,
+                    timeout=PARTITION_POLL_S if wait_s is None
+                    else min(wait_s, PARTITION_POLL_S),
+                    return_when=concurrent.futures.FIRST_COMPLETED,
+                )
+                for future in done:
+                    answers.extend(future.result())
+                    if count is not None and len(answers) >= count:
+                        return answers[:count]
+        finally:
+            for future in futures:
+                future.cancel()
+    return answers
 
 
 def solve_partition(goal_fn: Callable[[Any], Any], index: int, parts: int,
-                    limit: int | None = None) -> list[Any]:
+                    limit: int | None = None,
+                    timeout: float | None = None) -> list[Any]:
     """The answers of share ``index`` of ``parts`` of ``goal_fn``'s search.
 
     Every share expands the same frontier in the same way: the search is
     stepped until it holds at least ``parts`` waiting tasks or ends, and
     the answers met on the way belong to share 0.  Then task ``i`` of the
     frontier, counted from its oldest, belongs to share ``i % parts``.
+    After ``timeout`` seconds the share gives up with
+    :class:`~kando_parallel.errors.DeadlineExceeded`.
     """
+    timeout = check_timeout(timeout)
+    until = None if timeout is None else time.monotonic() + timeout
+
+    def check_time() -> None:
+        if until is not None and time.monotonic() >= until:
+            raise DeadlineExceeded(
+                f"share {index} of {parts} ran out of its {timeout:.3g} s"
+            )
+
     query = terms.var("q")
     search = Search(query, goal_fn(query))
     answers: list[Any] = []
@@ -748,6 +804,7 @@ def solve_partition(goal_fn: Callable[[Any], Any], index: int, parts: int,
                     answers.append(search.answer())
             elif status == Search.EXHAUSTED:
                 return answers
+            check_time()
         pieces = search.split(search.pending)
     mine = [piece for number, piece in enumerate(pieces)
             if number % parts == index]
@@ -756,10 +813,15 @@ def solve_partition(goal_fn: Callable[[Any], Any], index: int, parts: int,
             piece.close()
     try:
         for piece in mine:
-            for answer in piece:
-                answers.append(answer)
-                if limit is not None and len(answers) >= limit:
-                    return answers
+            while True:
+                status = piece.step(PARTITION_SLICE_STEPS)
+                if status == Search.ANSWER:
+                    answers.append(piece.answer())
+                    if limit is not None and len(answers) >= limit:
+                        return answers
+                elif status == Search.EXHAUSTED:
+                    break
+                check_time()
     finally:
         for piece in mine:
             piece.close()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from ._aio import wake
 from ._backend import bucket
-from .context import WaitBudget
+from .context import WaitBudget, wait_slice
 from .errors import DeadlineExceeded, LimiterShutdownError
 
 if TYPE_CHECKING:
@@ -122,7 +122,10 @@ class RateLimiter(bucket.TokenBucket):
         budget.check()
 
         left = budget.remaining()
-        max_wait = _NO_LIMIT_NS if left is None else int(left * 1e9)
+        if left is None or left * 1e9 >= _NO_LIMIT_NS:
+            max_wait = _NO_LIMIT_NS
+        else:
+            max_wait = int(left * 1e9)
         delay, ticket = self.reserve(n, max_wait)
         if delay == bucket.CLOSED:
             raise LimiterShutdownError("the rate limiter is closed")
@@ -190,7 +193,7 @@ class RateLimiter(bucket.TokenBucket):
             if self._fake_clock:
                 stop.wait(min(left / 1e9, _FAKE_CLOCK_POLL))
             elif left > SPIN_NS:
-                stop.wait((left - SPIN_NS) / 1e9)
+                stop.wait(wait_slice((left - SPIN_NS) / 1e9))
             else:
                 time.sleep(0)
 

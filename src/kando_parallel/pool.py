@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backend import counter
-from .context import WaitBudget
+from .context import WaitBudget, check_timeout, wait_slice
 from .errors import DeadlineExceeded, PoolShutdownError
 
 if TYPE_CHECKING:
@@ -198,17 +198,23 @@ class WorkerPool(concurrent.futures.Executor):
         try:
             token = self._free.get_nowait()
         except queue.Empty:
-            if timeout is not None and timeout < 0:
-                raise ValueError(f"timeout must be >= 0, got {timeout}")
-            try:
-                token = self._free.get(timeout=timeout)
-            except queue.Empty:
-                raise DeadlineExceeded(
-                    f"WorkerPool.submit timed out after {timeout} s"
-                ) from None
+            token = self._wait_for_place(check_timeout(timeout))
         if token is _CLOSED:
             self._free.put(_CLOSED)
             self._refuse_if_shut()
+
+    def _wait_for_place(self, timeout: float | None) -> object:
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if until is None else until - time.monotonic()
+            if left is not None and left <= 0:
+                raise DeadlineExceeded(
+                    f"WorkerPool.submit timed out after {timeout} s"
+                )
+            try:
+                return self._free.get(timeout=wait_slice(left))
+            except queue.Empty:
+                continue
 
     def _take_place_or_stop(
         self, ctx: Context, timeout: float | None
@@ -224,7 +230,7 @@ class WorkerPool(concurrent.futures.Executor):
                     try:
                         token = self._free.get_nowait()
                     except queue.Empty:
-                        self._not_full.wait(budget.remaining())
+                        self._not_full.wait(budget.wait_time())
                         continue
                     finally:
                         self._blocked -= 1
