@@ -5,6 +5,8 @@ recursion limit.  They compare results with loops, never with ``==`` on
 deep terms, which would recurse.
 """
 
+import subprocess
+import sys
 from collections.abc import ItemsView, KeysView, ValuesView
 
 import pytest
@@ -309,6 +311,30 @@ def test_reify_a_term_a_million_deep():
         found = found[1]
         depth += 1
     assert (depth, found) == (MILLION, "end")
+
+
+CONS_CHAIN_SCRIPT = """
+from kando_parallel import appendo, cons, run, var
+chain = var()
+for _ in range(1_000_000):
+    chain = cons(1, chain)
+del chain
+q = var()
+answers = run(1, q, appendo(list(range(1_000_000)), var(), q))
+del answers
+print("freed")
+"""
+
+
+@pytest.mark.slow
+def test_a_million_long_cons_chain_is_freed_without_a_crash():
+    # In a child process: freeing the chain once crashed the interpreter
+    # (each pair freed its tail recursively on the C stack).
+    done = subprocess.run([sys.executable, "-c", CONS_CHAIN_SCRIPT],
+                          capture_output=True, text=True, timeout=240)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "freed\n"
 
 
 def deep(depth, leaf):

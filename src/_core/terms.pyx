@@ -33,6 +33,7 @@ import threading
 import weakref
 from decimal import Decimal
 
+cimport cython
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport int64_t, uint32_t, uint64_t
@@ -382,6 +383,9 @@ cdef class Unbound:
         return (Unbound, (self.index,))
 
 
+# Freeing a long chain of pairs frees each tail from its head's
+# deallocator; the trashcan turns that recursion into a loop.
+@cython.trashcan(True)
 cdef class Cons:
     """A pair: the head of a list and its tail.
 
