@@ -435,6 +435,7 @@ cdef class Substitution:
             return
 
         pairs = bindings.items() if isinstance(bindings, Mapping) else bindings
+        links = {}
         try:
             for key, value in pairs:
                 if not isinstance(key, Var):
@@ -442,6 +443,8 @@ cdef class Substitution:
                         "a substitution maps logic variables to terms; "
                         f"got a key of type {type(key).__name__}"
                     )
+                if isinstance(value, Var):
+                    links[(<Var>key).id] = (key, (<Var>value).id)
                 term = to_term(value)
                 grown = hnode_insert(root, <uint64_t>(<Var>key).id, term)
                 term_decref(term)
@@ -449,6 +452,7 @@ cdef class Substitution:
                     raise MemoryError()
                 hnode_decref(root)
                 root = grown
+            refuse_variable_cycle(links)
         except BaseException:
             hnode_decref(root)
             raise
@@ -530,6 +534,30 @@ cdef Substitution substitution_from_root(HNode *root, bint may_cycle):
     result.root = root
     result.may_cycle = may_cycle
     return result
+
+
+def refuse_variable_cycle(links):
+    """Raise ValueError if variable-to-variable bindings go round a circle.
+
+    ``links`` maps a variable's id to ``(variable, id of the variable it
+    is bound to)``.  A walk along such a circle would never end.
+    """
+    finished = set()
+    for start in links:
+        path = []
+        on_path = set()
+        node = start
+        while node in links and node not in finished:
+            if node in on_path:
+                circle = path[path.index(node):] + [node]
+                shown = " -> ".join(repr(links[n][0]) for n in circle)
+                raise ValueError(
+                    "the substitution binds a variable to itself: " + shown
+                )
+            on_path.add(node)
+            path.append(node)
+            node = links[node][1]
+        finished.update(path)
 
 
 cdef Substitution as_substitution(object value):

@@ -23,6 +23,7 @@ objects, so unification runs in parallel on all cores.
 """
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc
 
 from kando_parallel._core.subst cimport (
     HNode,
@@ -283,6 +284,64 @@ cdef int unify_terms(term_t u, term_t v, HNode *subst, bint occurs_check,
     return status
 
 
+# Pairs of compound nodes that one unification has already taken apart.
+# Terms made cyclic through bindings (with the occurs check off, or in a
+# user's substitution) would be taken apart for ever; meeting a pair again
+# means it is being unified already, so it is skipped, which is sound and
+# makes the walk finite.  Watching starts only after CYCLE_WATCH_AFTER
+# pairs, so ordinary unifications pay nothing.
+cdef enum:
+    CYCLE_WATCH_AFTER = 65536
+
+cdef struct PairSet:
+    uint64_t *slots          # 2 words a slot; an empty slot holds 0
+    size_t capacity
+    size_t size
+
+
+cdef inline size_t pair_hash(uint64_t a, uint64_t b) noexcept nogil:
+    return id_hash(a ^ (b * <uint64_t>0x9e3779b97f4a7c15))
+
+
+cdef int pairset_grow(PairSet *pairs) noexcept nogil:
+    cdef size_t capacity = 1024 if pairs.capacity == 0 else 2 * pairs.capacity
+    cdef uint64_t *slots = <uint64_t *>calloc(2 * capacity, sizeof(uint64_t))
+    cdef size_t i
+    cdef size_t j
+
+    if slots == NULL:
+        return -1
+    for i in range(pairs.capacity):
+        if pairs.slots[2 * i] != 0:
+            j = pair_hash(pairs.slots[2 * i], pairs.slots[2 * i + 1])
+            j &= capacity - 1
+            while slots[2 * j] != 0:
+                j = (j + 1) & (capacity - 1)
+            slots[2 * j] = pairs.slots[2 * i]
+            slots[2 * j + 1] = pairs.slots[2 * i + 1]
+    free(pairs.slots)
+    pairs.slots = slots
+    pairs.capacity = capacity
+    return 0
+
+
+# 1 if added, 0 if it was there already, -1 when memory runs out.
+cdef int pairset_add(PairSet *pairs, uint64_t a, uint64_t b) noexcept nogil:
+    cdef size_t j
+
+    if 2 * (pairs.size + 1) > pairs.capacity and pairset_grow(pairs) < 0:
+        return -1
+    j = pair_hash(a, b) & (pairs.capacity - 1)
+    while pairs.slots[2 * j] != 0:
+        if pairs.slots[2 * j] == a and pairs.slots[2 * j + 1] == b:
+            return 0
+        j = (j + 1) & (pairs.capacity - 1)
+    pairs.slots[2 * j] = a
+    pairs.slots[2 * j + 1] = b
+    pairs.size += 1
+    return 1
+
+
 cdef int unify_owned(term_t u, term_t v, HNode **root,
                      bint occurs_check) noexcept nogil:
     cdef WordStack pending
@@ -291,7 +350,12 @@ cdef int unify_owned(term_t u, term_t v, HNode **root,
     cdef Node *b
     cdef uint32_t i
     cdef int status = 1
+    cdef size_t compounds = 0
+    cdef PairSet seen_pairs
 
+    seen_pairs.slots = NULL
+    seen_pairs.capacity = 0
+    seen_pairs.size = 0
     stack_init(&pending)
     if stack_push(&pending, u) < 0 or stack_push(&pending, v) < 0:
         status = -1
@@ -329,6 +393,14 @@ cdef int unify_owned(term_t u, term_t v, HNode **root,
         if a.functor != b.functor or a.arity != b.arity:
             status = 0
             break
+        compounds += 1
+        if compounds > CYCLE_WATCH_AFTER:
+            status = pairset_add(&seen_pairs, <uint64_t>a, <uint64_t>b)
+            if status == 0:
+                status = 1
+                continue
+            if status < 0:
+                break
         if a.functor == DICT:
             status = push_matched_keys(a, b, &pending)
             continue
@@ -339,6 +411,7 @@ cdef int unify_owned(term_t u, term_t v, HNode **root,
                 break
 
     stack_free(&pending)
+    free(seen_pairs.slots)
     root[0] = subst
     return status
 

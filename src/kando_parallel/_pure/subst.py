@@ -168,13 +168,17 @@ class Substitution(Mapping[Var, object]):
             return
         pairs = bindings.items() if isinstance(bindings, Mapping) else bindings
         root = EMPTY
+        links: dict[int, tuple[Var, int]] = {}
         for key, value in pairs:
             if not isinstance(key, Var):
                 raise TypeError(
                     "a substitution maps logic variables to terms; "
                     f"got a key of type {type(key).__name__}"
                 )
+            if isinstance(value, Var):
+                links[key.id] = (key, value.id)
             root = insert(root, key.id, to_term(value))[0]
+        refuse_variable_cycle(links)
         self._root = root
         self._size = None
         # A user's bindings may be cyclic; reify checks before it walks.
@@ -216,6 +220,30 @@ class Substitution(Mapping[Var, object]):
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("substitutions hold process-local variable ids")
+
+
+def refuse_variable_cycle(links: dict[int, tuple[Var, int]]) -> None:
+    """Raise ValueError if variable-to-variable bindings go round a circle.
+
+    ``links`` maps a variable's id to ``(variable, id of the variable it
+    is bound to)``.  A walk along such a circle would never end.
+    """
+    finished: set[int] = set()
+    for start in links:
+        path: list[int] = []
+        on_path: set[int] = set()
+        node = start
+        while node in links and node not in finished:
+            if node in on_path:
+                circle = path[path.index(node):] + [node]
+                shown = " -> ".join(repr(links[n][0]) for n in circle)
+                raise ValueError(
+                    "the substitution binds a variable to itself: " + shown
+                )
+            on_path.add(node)
+            path.append(node)
+            node = links[node][1]
+        finished.update(path)
 
 
 def as_substitution(value: object) -> Substitution:

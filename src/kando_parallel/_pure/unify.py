@@ -96,11 +96,19 @@ def occurs(var_id: int, term: Term, root: HNode) -> bool:
     return False
 
 
+CYCLE_WATCH_AFTER = 65536
+
+
 def unify_terms(
     u: Term, v: Term, root: HNode, occurs_check: bool = True
 ) -> HNode | None:
     """Unify two terms under ``root``; the new root, or ``None``."""
     stack = [(u, v)]
+    # As in the compiled core: after CYCLE_WATCH_AFTER pairs of compound
+    # terms, a pair met again is being unified already and is skipped, so
+    # terms made cyclic through bindings cannot keep the loop going.
+    compounds = 0
+    seen_pairs: set[tuple[int, int]] = set()
     while stack:
         u, v = stack.pop()
         u = walk_term(u, root)
@@ -129,6 +137,12 @@ def unify_terms(
 
         if u.functor != v.functor or len(u.args) != len(v.args):
             return None
+        compounds += 1
+        if compounds > CYCLE_WATCH_AFTER:
+            pair = (id(u), id(v))
+            if pair in seen_pairs:
+                continue
+            seen_pairs.add(pair)
         if u.functor == DICT:
             pairs = _match_keys(u.args, v.args)
             if pairs is None:
