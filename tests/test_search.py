@@ -22,6 +22,7 @@ from kando_parallel import (
     fail,
     fresh,
     heado,
+    is_var,
     membero,
     permuteo,
     pygoal,
@@ -103,6 +104,13 @@ def test_run_rejects_bad_counts(n, error):
 
     with pytest.raises(error):
         run(n, q, goal)
+
+
+@pytest.mark.parametrize("n", [2**63 - 1, 2**63, 10**30])
+def test_a_count_beyond_any_list_means_every_answer(n):
+    q, goal = three()
+
+    assert sorted(run(n, q, goal)) == ["a", "b", "c"]
 
 
 def test_run_with_no_goals_succeeds_once():
@@ -437,6 +445,29 @@ def test_relation_that_looks_at_its_arguments():
 
     assert run(0, q, describe(0, q)) == ["zero"]
     assert run(0, q, describe(5, q)) == ["other"]
+
+
+def test_relation_that_asks_whether_an_argument_is_a_variable():
+    q = var()
+
+    @relation
+    def kind(x, out):
+        return eq(out, "variable") if is_var(x) else eq(out, "value")
+
+    assert run(0, q, kind(1, q)) == ["value"]
+    assert run(0, q, kind(var(), q)) == ["variable"]
+    assert run(0, q, kind((1, 2), q)) == ["value"]
+
+
+def test_relation_that_compares_two_of_its_arguments():
+    q = var()
+
+    @relation
+    def same(a, b, out):
+        return eq(out, "same") if a == b else eq(out, "different")
+
+    assert run(0, q, same(1, 1, q)) == ["same"]
+    assert run(0, q, same(1, 2, q)) == ["different"]
 
 
 def test_dynamic_relation_sees_its_current_arguments():

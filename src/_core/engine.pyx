@@ -35,6 +35,7 @@ path copy per binding and one template copy per relation call.
 
 import inspect
 import itertools
+import sys
 import threading
 
 from cpython.exc cimport PyErr_CheckSignals
@@ -1110,23 +1111,23 @@ class _Placeholder(Var):
     """A variable standing for a relation's argument while it is traced.
 
     It records whether the relation's function looked at it in a way that
-    depends on the argument's value: compared it with something that is
-    not a variable, asked its truth, its hash (a dict or set lookup), its
-    text (``str``, ``repr``, ``format``) or its class (``isinstance``).
-    Identity tests (``is None``) and ``type(arg)`` cannot be seen; a
-    relation that uses them must be declared ``dynamic=True``.
+    depends on the argument's value: compared it with anything (another
+    argument included), asked its truth, its hash (a dict or set lookup),
+    its text (``str``, ``repr``, ``format``), its class (``isinstance``
+    with a class other than ``Var``), or whether it is a variable
+    (``is_var``).  Identity tests (``is None``), ``type(arg)``,
+    ``isinstance(arg, Var)``, ``hasattr`` and ``callable`` cannot be seen;
+    a relation that uses them must be declared ``dynamic=True``.
     """
 
     __slots__ = ("looked",)
 
     def __eq__(self, other):
-        if not isinstance(other, Var):
-            object.__setattr__(self, "looked", True)
+        object.__setattr__(self, "looked", True)
         return Var.__eq__(self, other)
 
     def __ne__(self, other):
-        if not isinstance(other, Var):
-            object.__setattr__(self, "looked", True)
+        object.__setattr__(self, "looked", True)
         return Var.__ne__(self, other)
 
     def __hash__(self):
@@ -1314,10 +1315,11 @@ def relation(fn=None, *, name=None, dynamic=False):
     The function is called once, on placeholder variables, and the goal it
     builds is reused as a template for every call.  So it must build its
     goal from its arguments without looking at their values.  Comparisons,
-    truth tests, ``isinstance``, ``str``, hashing and arithmetic on an
-    argument are noticed, and such a relation is called afresh at every
-    expansion, with its arguments' current values.  ``arg is None`` and
-    ``type(arg)`` cannot be noticed: declare a relation that uses them
+    truth tests, ``is_var``, ``isinstance``, ``str``, hashing and
+    arithmetic on an argument are noticed, and such a relation is called
+    afresh at every expansion, with its arguments' current values.
+    ``arg is None``, ``type(arg)``, ``isinstance(arg, Var)``, ``hasattr``
+    and ``callable`` cannot be noticed: declare a relation that uses them
     ``dynamic=True``.
 
     >>> from kando_parallel import var, run, conde, eq, fresh, cons
@@ -1998,7 +2000,8 @@ def check_count(n):
     n = n.__index__()
     if n < 0:
         raise ValueError(f"run() cannot give {n} answers; use n >= 0")
-    return None if n == 0 else n
+    # No list holds more than sys.maxsize answers: a larger n means all.
+    return None if n == 0 or n > sys.maxsize else n
 
 
 def run(n, query, *goals, occurs_check=True):

@@ -350,7 +350,9 @@ def vars(count):
 
 def is_var(obj):
     """Return whether ``obj`` is a logic variable."""
-    return isinstance(obj, Var)
+    # Asking the class lets a relation's traced placeholder notice the
+    # question (see ``relation``); isinstance alone would not ask it.
+    return isinstance(obj, Var) and issubclass(obj.__class__, Var)
 
 
 cdef class Unbound:

@@ -184,7 +184,9 @@ def vars(count: int) -> list[Var]:  # noqa: A001 - miniKanren's name
 
 def is_var(obj: object) -> TypeIs[Var]:
     """Return whether ``obj`` is a logic variable."""
-    return isinstance(obj, Var)
+    # Asking the class lets a relation's traced placeholder notice the
+    # question (see ``relation``); isinstance alone would not ask it.
+    return isinstance(obj, Var) and issubclass(obj.__class__, Var)
 
 
 class Unbound:
