@@ -6,11 +6,13 @@ timeout, so a hang fails instead of stalling the suite.
 """
 
 import concurrent.futures
+import gc
 import queue
 import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -190,6 +192,18 @@ def test_nested_parallel_disj_inside_a_parallel_run_does_not_deadlock():
         found = executor.run(0, q, outer, timeout=20)
 
     assert sorted(found) == [1, 2, 3]
+
+
+def test_parallel_disj_of_two_executors_nested_does_not_deadlock():
+    q = var()
+    with ParallelExecutor(config()) as first, \
+            ParallelExecutor(config()) as second:
+        inner = first.parallel_disj(eq(q, 1), eq(q, 2))
+        outer = second.parallel_disj(inner, eq(q, 3))
+        on_first = first.run(0, q, outer, timeout=20)
+        on_second = second.run(0, q, outer, timeout=20)
+
+    assert sorted(on_first) == sorted(on_second) == [1, 2, 3]
 
 
 def test_an_error_in_a_branch_reaches_the_caller():
@@ -477,6 +491,25 @@ def test_exit_does_not_wait_for_a_search_left_unfinished(tmp_path, pool):
 
     assert done.returncode == 0, done.stderr
     assert done.stdout == "0\n"
+
+
+def test_closed_or_finished_searches_are_not_kept():
+    q = var()
+    with ParallelExecutor(config()) as executor:
+        refs = []
+        for _ in range(20):
+            search = executor.search(q, membero(q, list(range(50))))
+            next(search)
+            search.close()
+            refs.append(weakref.ref(search))
+        for _ in range(20):
+            with executor.search(q, membero(q, [1, 2])) as search:
+                assert sorted(search) == [1, 2]
+            refs.append(weakref.ref(search))
+        del search
+        gc.collect()
+
+        assert [ref for ref in refs if ref() is not None] == []
 
 
 def test_parallel_run_on_a_process_pool_needs_a_picklable_function():

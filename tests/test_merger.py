@@ -276,6 +276,36 @@ def test_source_error_comes_out_in_place_and_the_rest_go_on():
     assert [x for x in got if x >= 10] == [10, 11, 12]
 
 
+class CloseFails:
+    """An iterator that gives 1, 2 and then fails to close."""
+
+    def __init__(self):
+        self.items = iter([1, 2])
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self.items)
+
+    def close(self):
+        raise OSError("cannot close")
+
+
+def test_a_source_whose_close_raises_ends_with_that_error():
+    with StreamMerger() as m:
+        m.add_stream(CloseFails())
+        m.add_stream([10])
+        out = m.output()
+        got = []
+        with pytest.raises(OSError, match="cannot close"):
+            while True:
+                got.append(next(out))
+        got.extend(out)
+
+    assert sorted(got) == [1, 2, 10]
+
+
 def test_add_after_close_and_bad_sources_are_refused():
     m = StreamMerger()
     with pytest.raises(TypeError):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ._aio import wake
 from ._backend import counter
+from ._checks import whole_number
 from .context import WaitBudget
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class BackpressureController(counter.LoadCounter):
     """
 
     def __init__(self, max_queue_size: int) -> None:
+        max_queue_size = whole_number(max_queue_size, "max_queue_size", 1)
         high, low = water_marks(max_queue_size)
         super().__init__(high, low)
         self.max_queue_size = max_queue_size

@@ -326,6 +326,9 @@ class ParallelSearch:
             self._cond.notify_all()
         for search in running:
             search.cancel()
+        # The reader learns of the cancellation now, not when every loop
+        # has stopped: a loop may be held up in a relation's Python code.
+        self._merger.interrupt()
 
     def _fail(self, exc: BaseException) -> None:
         with self._cond:
@@ -355,6 +358,7 @@ class ParallelSearch:
             search.close()
         if self._backpressure is not None and unread:
             self._backpressure.remove_load(unread)
+        self._executor._forget(self)
 
 
 _CURRENT = threading.local()
@@ -405,7 +409,8 @@ class ParallelExecutor:
             else None
         )
         self._lock = threading.Lock()
-        self._runs: set[ParallelSearch] = set()
+        # Runs not closed yet; one dropped unread leaves when it is freed.
+        self._runs: weakref.WeakSet[ParallelSearch] = weakref.WeakSet()
         self._shutdown = False
         _live_executors.add(self)
 
@@ -437,6 +442,8 @@ class ParallelExecutor:
 
     def _end(self, run: ParallelSearch) -> None:
         run.close()
+
+    def _forget(self, run: ParallelSearch) -> None:
         with self._lock:
             self._runs.discard(run)
 
@@ -488,10 +495,11 @@ class ParallelExecutor:
         """A goal that holds when any of ``goals`` does, evaluated in
         parallel: each branch starts as its own search on the workers.
 
-        Inside a search that already runs on this executor's workers the
-        branches become an ordinary disjunction of that search, which the
-        workers share out as they share any other choice; so a worker
-        never waits for the pool it occupies.
+        Inside a search that already runs on the workers of this or any
+        other executor the branches become an ordinary disjunction of that
+        search, which the workers share out as they share any other
+        choice; so a worker never waits for a pool, its own or one whose
+        workers may in turn be waiting for it.
 
         >>> from kando_parallel import var, eq, run
         >>> q = var()
@@ -510,7 +518,7 @@ class ParallelExecutor:
         branches = engine.disj(*goals)
 
         def evaluate(state: Any) -> Any:
-            if getattr(_CURRENT, "executor", None) is self:
+            if getattr(_CURRENT, "executor", None) is not None:
                 return branches
             searches = [
                 Search(None, goal, state=state) for goal in goals

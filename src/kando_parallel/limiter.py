@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ._aio import wake
 from ._backend import bucket
+from ._checks import positive_rate, whole_number
 from .context import WaitBudget, wait_slice
 from .errors import DeadlineExceeded, LimiterShutdownError
 
@@ -85,8 +86,11 @@ class RateLimiter(bucket.TokenBucket):
         *,
         clock: Callable[[], int] | None = None,
     ) -> None:
+        tokens_per_second = positive_rate(tokens_per_second,
+                                          "tokens_per_second")
         if burst is None:
             burst = max(1, int(tokens_per_second))
+        burst = whole_number(burst, "burst", 1)
         super().__init__(tokens_per_second, burst, clock)
         self._fake_clock = clock is not None
         self._lock = threading.Lock()

@@ -139,6 +139,7 @@ class StreamMerger:
         self._turn = 0
         self._started = False
         self._closed = False
+        self._interrupted = False
         self._adopted = False
         self._added = False
         self._async_readers: set[
@@ -257,9 +258,13 @@ class StreamMerger:
         except BaseException as exc:
             error = exc
         finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
+            # A source whose close() raises still ends, with that error.
+            try:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+            except BaseException as exc:
+                error = error or exc
             self._finish(src, error)
 
     def _forward_queue(self, src: _Source) -> None:
@@ -310,9 +315,12 @@ class StreamMerger:
         except BaseException as exc:
             error = exc
         finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            try:
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            except BaseException as exc:
+                error = error or exc
             self._finish(src, error)
 
     def _take(self) -> Any:
@@ -343,7 +351,7 @@ class StreamMerger:
     def _next(self) -> Any:
         with self._lock:
             while True:
-                if self._closed:
+                if self._closed or self._interrupted:
                     raise StopIteration
                 try:
                     item = self._take()
@@ -364,7 +372,7 @@ class StreamMerger:
         loop = asyncio.get_running_loop()
         while True:
             with self._lock:
-                if self._closed:
+                if self._closed or self._interrupted:
                     raise StopAsyncIteration
                 try:
                     item = self._take()
@@ -384,6 +392,18 @@ class StreamMerger:
                     self._async_readers.discard((loop, future))
                     if isinstance(item, _Source):
                         item.lagging = not (item.buffer or item.done)
+
+    def interrupt(self) -> None:
+        """End the output at once, without waiting for anything.
+
+        Readers, including those blocked now, stop as at the end of the
+        stream.  The sources and forwarders are left as they are for
+        :meth:`close`, so this may be called from a callback that must not
+        block.
+        """
+        with self._lock:
+            self._interrupted = True
+            self._wake_readers()
 
     def close(self) -> None:
         """Stop the forwarders, close the sources, end the output.

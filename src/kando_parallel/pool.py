@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backend import counter
+from ._checks import whole_number
 from .context import WaitBudget, check_timeout, wait_slice
 from .errors import DeadlineExceeded, PoolShutdownError
 
@@ -100,14 +101,12 @@ class WorkerPool(concurrent.futures.Executor):
     def __init__(
         self, max_workers: int = 0, max_queue_size: int | None = None
     ) -> None:
+        max_workers = whole_number(max_workers, "max_workers", -(2**63))
         if max_workers <= 0:
             max_workers = os.cpu_count() or 1
         if max_queue_size is None:
             max_queue_size = 2 * max_workers
-        if max_queue_size < 1:
-            raise ValueError(
-                f"max_queue_size must be >= 1, got {max_queue_size!r}"
-            )
+        max_queue_size = whole_number(max_queue_size, "max_queue_size", 1)
 
         self._max_workers = max_workers
         self._max_queue_size = max_queue_size
@@ -175,6 +174,8 @@ class WorkerPool(concurrent.futures.Executor):
 
         if self._shutdown:
             self._refuse_if_shut()
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         if ctx is None:
             self._take_place(timeout)
         else:
@@ -198,12 +199,12 @@ class WorkerPool(concurrent.futures.Executor):
         try:
             token = self._free.get_nowait()
         except queue.Empty:
-            token = self._wait_for_place(check_timeout(timeout))
+            token = self._wait_for_place(timeout)
         if token is _CLOSED:
             self._free.put(_CLOSED)
             self._refuse_if_shut()
 
-    def _wait_for_place(self, timeout: float | None) -> object:
+    def _wait_for_place(self, timeout: float | None) -> bool:
         until = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if until is None else until - time.monotonic()

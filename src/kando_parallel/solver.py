@@ -120,7 +120,8 @@ def _solve_parallel(query: object, goals: tuple[Any, ...],
     start = time.monotonic()
     answers: list[Any] = []
     config = ParallelConfig(max_workers=workers)
-    with ParallelExecutor(config) as executor:
+    executor = ParallelExecutor(config)
+    try:
         found = executor.search(query, *goals, timeout=timeout,
                                 occurs_check=occurs_check)
         reporter = _Reporter(found, answers, start, progress)
@@ -133,7 +134,12 @@ def _solve_parallel(query: object, goals: tuple[Any, ...],
             raise SolveTimeout(timeout or 0.0, answers) from None
         finally:
             reporter.stop()
-            found.close()
+            found.close(timeout=1.0)
+    finally:
+        # Not waiting for the threads: after a timeout or an interrupt a
+        # worker may be stuck in a relation's own Python code, and the
+        # caller must get the answers found so far all the same.
+        executor.shutdown(wait=False)
     return answers
 
 
