@@ -7,6 +7,7 @@ in a subprocess.
 """
 
 import json
+import os
 import re
 import select
 import signal
@@ -37,6 +38,14 @@ def nato(n):
 
 query = var()
 goal = conj(nato(query), eq(query, "never"))
+"""
+
+# About 600 KB of output.
+MANY_ANSWERS_PROGRAM = """\
+from kando_parallel import membero, var
+
+query = var()
+goal = membero(query, list(range(100_000)))
 """
 
 # Infinite, and every step suspends: no answer, no failure.
@@ -95,6 +104,10 @@ def write(tmp_path, name, text):
          "not allowed with"),
         (["solve", "zebra", "--workers", "0"], "--workers"),
         (["solve", "zebra", "--workers", "1.5"], "--workers"),
+        (["solve", "zebra", "--workers", "1000000000"], "from 1 to 256"),
+        (["solve", "zebra", "--workers", "9" * 25], "from 1 to 256"),
+        (["solve", "queens", "65"], "from 1 to 64"),
+        (["solve", "queens", "9" * 25], "from 1 to 64"),
         (["solve", "zebra", "--timeout", "-1"], "--timeout"),
         (["solve", "zebra", "--timeout", "0"], "--timeout"),
         (["solve", "zebra", "--timeout", "nan"], "--timeout"),
@@ -470,6 +483,94 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
     assert "interrupted" in err
     assert "Traceback" not in err
     assert "KeyboardInterrupt" not in err
+
+
+STUCK_PYGOAL_PROGRAM = """\
+import time
+from kando_parallel import disj, eq, pygoal, var
+
+def stuck(state):
+    while True:
+        time.sleep(0.05)
+
+query = var()
+goal = disj(eq(query, 1), pygoal(stuck))
+"""
+
+
+def test_timeout_ends_the_command_even_with_python_code_stuck_in_a_worker(
+        tmp_path):
+    path = write(tmp_path, "stuck.py", STUCK_PYGOAL_PROGRAM)
+    start = time.monotonic()
+
+    done = run_command("run", path, "--workers", "2", "--timeout", "1",
+                       timeout=60)
+
+    assert done.returncode == 3
+    assert "timed out" in done.stderr
+    assert time.monotonic() - start < 30
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    # As in `kando-parallel run many.py | head -1`, with more output than
+    # a pipe holds, so that the writer does meet the closed pipe.
+    path = write(tmp_path, "many.py", MANY_ANSWERS_PROGRAM)
+    child = subprocess.Popen(
+        [command_path(), "run", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    first = child.stdout.readline()
+    child.stdout.close()
+    try:
+        err = child.stderr.read()
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+    assert first.strip()
+    assert child.returncode == 141
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_an_error_message():
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [command_path(), "solve", "queens", "6", "--all"],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+        )
+
+    assert done.returncode == 1
+    assert "cannot write the output" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ("import sys\nsys.exit(7)\n", "called exit(7)"),
+    ("query = 1\x00\n", "null bytes"),
+    (
+        "from kando_parallel import eq, var\n"
+        "class Shy:\n"
+        "    def __repr__(self):\n"
+        "        raise RuntimeError('no')\n"
+        "query = var()\n"
+        "goal = eq(query, Shy())\n",
+        "an answer cannot be shown",
+    ),
+])
+def test_a_program_that_exits_or_cannot_be_shown_is_reported(
+        tmp_path, text, message):
+    path = tmp_path / "odd.py"
+    path.write_bytes(text.encode())
+
+    done = run_command("run", path)
+
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 # ---------------------------------------------------------------- entry points

@@ -1,8 +1,6 @@
 """``python -m kando_parallel``: the ``kando-parallel`` command."""
 
-import sys
-
-from kando_parallel.cli import main
+from kando_parallel.cli import console_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -22,7 +22,8 @@ Exit status
 -----------
 0 the search finished (whether or not it found answers); 1 the program
 file could not be loaded or raised an error; 2 bad arguments; 3 the
-``--timeout`` expired; 130 interrupted by Ctrl-C.
+``--timeout`` expired; 130 interrupted by Ctrl-C; 141 the reader of
+the output went away (``kando-parallel ... | head``).
 
 Examples
 --------
@@ -46,8 +47,8 @@ import runpy
 import sys
 import time
 import traceback
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import kando_parallel
 from kando_parallel.solver import SolveTimeout, solve
@@ -61,6 +62,7 @@ EXIT_OK = 0
 EXIT_PROGRAM = 1
 EXIT_TIMEOUT = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
 
 PROG = "kando-parallel"
 
@@ -87,7 +89,8 @@ Without --limit every answer is printed.
 
 EPILOG = """\
 exit status: 0 done, 1 the program file failed, 2 bad arguments,
-3 --timeout expired, 130 interrupted (Ctrl-C)
+3 --timeout expired, 130 interrupted (Ctrl-C), 141 the output's reader
+went away (a closed pipe)
 """
 
 
@@ -118,6 +121,33 @@ def positive_int(text: str) -> int:
             f"expected a whole number >= 1, not {text!r}"
         )
     return value
+
+
+# Upper bounds that keep a typo from exhausting memory before the search
+# starts: a worker holds a thread and queue places, and the queens fact
+# table grows as N cubed (64 gives about 250,000 facts).
+MAX_WORKERS = 256
+MAX_QUEENS = 64
+
+
+def int_at_most(high: int) -> Callable[[str], int]:
+    """A parser of whole numbers from 1 to ``high``, for argparse.
+
+    >>> int_at_most(8)("9")
+    Traceback (most recent call last):
+        ...
+    argparse.ArgumentTypeError: expected a whole number from 1 to 8, not '9'
+    """
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from 1 to {high}, not {text!r}"
+            )
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
 
 
 def positive_seconds(text: str) -> float:
@@ -155,8 +185,10 @@ def search_options() -> argparse.ArgumentParser:
         help="stop after K answers",
     )
     parent.add_argument(
-        "--workers", type=positive_int, default=1, metavar="N",
-        help="evaluate the search on N workers (default 1)",
+        "--workers", type=int_at_most(MAX_WORKERS), default=1,
+        metavar="N",
+        help=f"evaluate the search on N workers (default 1, at most "
+        f"{MAX_WORKERS})",
     )
     parent.add_argument(
         "--timeout", type=positive_seconds, metavar="S",
@@ -216,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     queens.add_argument(
-        "n", type=positive_int, metavar="N", help="the size of the board"
+        "n", type=int_at_most(MAX_QUEENS), metavar="N",
+        help=f"the size of the board (at most {MAX_QUEENS})",
     )
     queens.set_defaults(handler=solve_queens)
 
@@ -480,8 +513,14 @@ def load_program(path: str) -> tuple[object, Goal]:
     except OSError as exc:
         raise ProgramError(f"{path}: cannot read: {exc.strerror}") from exc
     except SyntaxError as exc:
+        line = "" if exc.lineno is None else f", line {exc.lineno}"
+        raise ProgramError(f"{path}{line}: syntax error: {exc.msg}") from exc
+    except ValueError as exc:
+        # compile() refuses source with a null byte this way.
+        raise ProgramError(f"{path}: cannot run: {exc}") from exc
+    except SystemExit as exc:
         raise ProgramError(
-            f"{path}, line {exc.lineno}: syntax error: {exc.msg}"
+            f"{path}: the program called exit({exc.code!r}) while loading"
         ) from exc
     except Exception as exc:
         where = program_line(exc, path)
@@ -532,7 +571,14 @@ def run_program(args: argparse.Namespace) -> int:
         return finish(outcome, args, record)
 
     for answer in outcome.answers:
-        print(repr(answer))
+        try:
+            shown = repr(answer)
+        except Exception as exc:
+            raise ProgramError(
+                f"{args.file}: an answer cannot be shown: its repr() raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        print(shown)
     print(summary_line(outcome, "answer"))
     return finish(outcome, args)
 
@@ -553,3 +599,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``... | head``): stop quietly, as Unix
+        # tools do, and keep Python from complaining about stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        print(f"{PROG}: cannot write the output: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_PROGRAM
+
+
+def console_main() -> NoReturn:
+    """The ``kando-parallel`` command and ``python -m kando_parallel``.
+
+    Runs :func:`main` and exits with its status.  After a timeout or an
+    interrupt the process ends at once, without waiting for threads: a
+    relation's Python code stuck in a worker thread (an endless ``pygoal``)
+    cannot be stopped, and must not keep the command from exiting.
+    """
+    status = main()
+    if status in (EXIT_TIMEOUT, EXIT_INTERRUPTED):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:
+                pass
+        os._exit(status)
+    sys.exit(status)
