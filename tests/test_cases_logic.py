@@ -442,3 +442,18 @@ def test_case_14_variable_dict_key_is_unsupported():
         unify({x: 1}, {"a": 1}, {})
     with pytest.raises(TypeError):
         eq({x: 1}, {"a": 1})
+
+
+@pytest.mark.parametrize("key", ["tuple", "nested", "frozenset"])
+def test_case_14_a_variable_inside_a_dict_key_is_unsupported_too(key):
+    x = var("x")
+    holding = {
+        "tuple": (1, x),
+        "nested": ("a", ("b", (x,))),
+        "frozenset": frozenset({x, 2}),
+    }[key]
+
+    with pytest.raises(TypeError, match="part of one"):
+        unify({holding: 1}, {(1, 2): 1}, {})
+    # A key made of plain values is fine.
+    assert unify({(1, 2): x}, {(1, 2): 3})[x] == 3

@@ -370,6 +370,17 @@ def test_case_35b_has_more_is_decided_not_guessed():
 # ---------------------------------------------------------------- streams
 
 
+def test_take_counts():
+    with ParallelExecutor(config()) as executor:
+        assert ParallelStream(range(3), executor).take(0) == ([], True)
+        assert ParallelStream(range(3), executor).take(2**64) == (
+            [0, 1, 2], False)
+        with pytest.raises(ValueError, match="take"):
+            ParallelStream(range(3), executor).take(-1)
+        with pytest.raises(TypeError, match="take"):
+            ParallelStream(range(3), executor).take(1.5)
+
+
 def test_parallel_map_filter_and_collect():
     with ParallelExecutor(config()) as executor:
         squares = ParallelStream(range(20), executor).parallel_map(

@@ -480,11 +480,25 @@ cdef bint _is_namedtuple_type(type kind):
     return cached
 
 
+def key_holds_variable(key):
+    """Whether a dict key is or holds (in tuples or frozensets) a variable."""
+    pending = [key]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Var):
+            return True
+        if isinstance(item, (tuple, frozenset)):
+            pending.extend(item)
+    return False
+
+
 cdef term_t _dict_key_term(object key) except 0:
-    if isinstance(key, Var):
+    if isinstance(key, Var) or (
+        isinstance(key, (tuple, frozenset)) and key_holds_variable(key)
+    ):
         raise TypeError(
-            "a logic variable cannot be a dict key: dicts unify key by "
-            "key, and keys are matched by equality"
+            "a logic variable cannot be a dict key or part of one: dicts "
+            "unify key by key, and keys are matched by equality"
         )
     if type(key) is int and KP_INT_MIN <= key <= KP_INT_MAX:
         return int_term(key)

@@ -42,6 +42,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from kando_parallel._backend import engine, terms
+from kando_parallel._checks import whole_number
 from kando_parallel.backpressure import BackpressureController
 from kando_parallel.context import (
     CancelContext,
@@ -635,7 +636,7 @@ class ParallelStream:
 
     def take(self, n: int) -> tuple[list[Any], bool]:
         """Up to ``n`` items, and whether at least one more follows."""
-        count = engine.check_count(n) or 0
+        count = whole_number(n, "take()'s n", 0)
         self._fill(count + 1)
         items = [self._peeked.popleft() for _ in range(
             min(count, len(self._peeked)))]

@@ -449,11 +449,25 @@ def _is_namedtuple_type(cls: type) -> bool:
     )
 
 
+def key_holds_variable(key: object) -> bool:
+    """Whether a dict key is or holds (in tuples or frozensets) a variable."""
+    pending: list[object] = [key]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Var):
+            return True
+        if isinstance(item, (tuple, frozenset)):
+            pending.extend(item)
+    return False
+
+
 def _dict_key_word(key: object) -> int:
-    if isinstance(key, Var):
+    if isinstance(key, Var) or (
+        isinstance(key, (tuple, frozenset)) and key_holds_variable(key)
+    ):
         raise TypeError(
-            "a logic variable cannot be a dict key: dicts unify key by "
-            "key, and keys are matched by equality"
+            "a logic variable cannot be a dict key or part of one: dicts "
+            "unify key by key, and keys are matched by equality"
         )
     if type(key) is int and INT_MIN <= key <= INT_MAX:
         return (key << 2) | TAG_INT
