@@ -36,7 +36,6 @@ import os
 import pickle
 import queue
 import threading
-import time
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
@@ -793,14 +792,8 @@ def solve_partition(goal_fn: Callable[[Any], Any], index: int, parts: int,
     After ``timeout`` seconds the share gives up with
     :class:`~kando_parallel.errors.DeadlineExceeded`.
     """
-    timeout = check_timeout(timeout)
-    until = None if timeout is None else time.monotonic() + timeout
-
-    def check_time() -> None:
-        if until is not None and time.monotonic() >= until:
-            raise DeadlineExceeded(
-                f"share {index} of {parts} ran out of its {timeout:.3g} s"
-            )
+    budget = WaitBudget(None, timeout, f"share {index} of {parts}")
+    check_time = budget.check
 
     query = terms.var("q")
     search = Search(query, goal_fn(query))

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backend import counter
 from ._checks import whole_number
-from .context import WaitBudget, check_timeout, wait_slice
+from .context import WaitBudget, check_timeout
 from .errors import DeadlineExceeded, PoolShutdownError
 
 if TYPE_CHECKING:
@@ -205,15 +205,11 @@ class WorkerPool(concurrent.futures.Executor):
             self._refuse_if_shut()
 
     def _wait_for_place(self, timeout: float | None) -> bool:
-        until = None if timeout is None else time.monotonic() + timeout
+        budget = WaitBudget(None, timeout, "WorkerPool.submit")
         while True:
-            left = None if until is None else until - time.monotonic()
-            if left is not None and left <= 0:
-                raise DeadlineExceeded(
-                    f"WorkerPool.submit timed out after {timeout} s"
-                )
+            budget.check()
             try:
-                return self._free.get(timeout=wait_slice(left))
+                return self._free.get(timeout=budget.wait_time())
             except queue.Empty:
                 continue
 
